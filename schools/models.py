@@ -1,0 +1,161 @@
+"""Districts, schools, staff with their roles per school, and the student roster."""
+
+import zoneinfo
+from datetime import date, time
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not a time zone name (e.g. America/Denver).")
+
+
+class District(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    timezone = models.CharField(
+        max_length=64, default="America/Denver", validators=[validate_timezone]
+    )
+    school_day_start = models.TimeField(default=time(7, 30))
+    school_day_end = models.TimeField(default=time(16, 0))
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+GRADE_LABELS = {-1: "PK", 0: "K", **{n: str(n) for n in range(1, 13)}}
+GRADE_CHOICES = list(GRADE_LABELS.items())
+
+
+def grade_label(grade: int) -> str:
+    return GRADE_LABELS.get(grade, str(grade))
+
+
+class School(models.Model):
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="schools")
+    code = models.CharField(max_length=20, unique=True, help_text="e.g. LIN-ES")
+    name = models.CharField(max_length=200)
+    grade_low = models.SmallIntegerField(choices=GRADE_CHOICES)
+    grade_high = models.SmallIntegerField(choices=GRADE_CHOICES)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(grade_low__lte=models.F("grade_high")),
+                name="school_grade_span_ordered",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+    @property
+    def grade_span(self) -> str:
+        return f"{grade_label(self.grade_low)}-{grade_label(self.grade_high)}"
+
+
+class User(AbstractUser):
+    """A staff member. What they may do comes from their roles, one per school."""
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+
+class Role(models.TextChoices):
+    TEACHER = "teacher", "Teacher"
+    COUNSELOR = "counselor", "Counselor"
+    ADMINISTRATOR = "administrator", "Administrator"
+    CLINICIAN = "clinician", "Clinician"
+    SRO = "sro", "School resource officer"
+    DISTRICT_ADMIN = "district_admin", "District admin"
+
+
+class Membership(models.Model):
+    """A person's role at one school. A person may hold roles at several schools."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "school", "role"], name="membership_unique_role_per_school"
+            )
+        ]
+        indexes = [models.Index(fields=["school", "role"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} - {self.get_role_display()} at {self.school.code}"
+
+
+class Sex(models.TextChoices):
+    MALE = "M", "Male"
+    FEMALE = "F", "Female"
+    NONBINARY = "X", "Nonbinary"
+
+
+class RaceEthnicity(models.TextChoices):
+    """The Civil Rights Data Collection's seven categories."""
+
+    HISPANIC = "HI", "Hispanic or Latino of any race"
+    AMERICAN_INDIAN = "AM", "American Indian or Alaska Native"
+    ASIAN = "AS", "Asian"
+    PACIFIC_ISLANDER = "HP", "Native Hawaiian or Other Pacific Islander"
+    BLACK = "BL", "Black or African American"
+    WHITE = "WH", "White"
+    TWO_OR_MORE = "TR", "Two or more races"
+
+
+class Student(models.Model):
+    """One roster row, as it comes from the district's student information system."""
+
+    district = models.ForeignKey(District, on_delete=models.PROTECT, related_name="students")
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="students")
+    student_id = models.CharField(max_length=40)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    birth_date = models.DateField()
+    grade = models.SmallIntegerField(choices=GRADE_CHOICES)
+    sex = models.CharField(max_length=1, choices=Sex.choices)
+    race_ethnicity = models.CharField(max_length=2, choices=RaceEthnicity.choices)
+    english_learner = models.BooleanField(default=False)
+    iep = models.BooleanField("IEP", default=False)
+    section_504 = models.BooleanField("Section 504 plan", default=False)
+    bip = models.BooleanField("Behaviour intervention plan", default=False)
+    plan_contact = models.CharField(
+        max_length=200, blank=True, help_text="Who to call about this student's plan (BIP/IEP)."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["district", "student_id"], name="student_id_unique_in_district"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["school", "last_name", "first_name"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.first_name} {self.last_name} ({self.student_id})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}"
+
+    def age_on(self, day: date) -> int:
+        years = day.year - self.birth_date.year
+        if (day.month, day.day) < (self.birth_date.month, self.birth_date.day):
+            years -= 1
+        return years

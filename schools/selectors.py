@@ -1,0 +1,82 @@
+"""Reads about people, schools and the roster, and the role checks every other app uses."""
+
+from collections.abc import Iterable
+
+from django.db.models import Q, QuerySet
+
+from .models import District, Membership, Role, School, Student, User
+
+
+def memberships_of(user: User) -> list[Membership]:
+    """A user's roles, loaded once per request (cached on the user object)."""
+    if not getattr(user, "is_authenticated", False):
+        return []
+    cached = getattr(user, "_memberships_cache", None)
+    if cached is None:
+        cached = list(
+            Membership.objects.filter(user=user).select_related("school", "school__district")
+        )
+        user._memberships_cache = cached
+    return cached
+
+
+def roles_of(user: User) -> set[str]:
+    return {membership.role for membership in memberships_of(user)}
+
+
+def districts_administered(user: User) -> list[District]:
+    seen: dict[int, District] = {}
+    for membership in memberships_of(user):
+        if membership.role == Role.DISTRICT_ADMIN:
+            seen[membership.school.district_id] = membership.school.district
+    return list(seen.values())
+
+
+def district_of(user: User) -> District | None:
+    """The district a user works in (their first role's); None for people with no role."""
+    memberships = memberships_of(user)
+    return memberships[0].school.district if memberships else None
+
+
+def is_district_admin(user: User, district: District | None = None) -> bool:
+    return any(district is None or d.pk == district.pk for d in districts_administered(user))
+
+
+def school_ids_for(user: User, roles: Iterable[str] | None = None) -> set[int]:
+    """Schools where the user holds one of ``roles`` (any role when None).
+
+    A district admin counts as holding every role at every school of their district.
+    """
+    wanted = set(roles) if roles is not None else None
+    ids = {m.school_id for m in memberships_of(user) if wanted is None or m.role in wanted}
+    admin_districts = [d.pk for d in districts_administered(user)]
+    if admin_districts:
+        ids |= set(
+            School.objects.filter(district_id__in=admin_districts).values_list("pk", flat=True)
+        )
+    return ids
+
+
+def schools_for(user: User, roles: Iterable[str] | None = None) -> QuerySet[School]:
+    return School.objects.filter(pk__in=school_ids_for(user, roles)).order_by("name")
+
+
+def has_role_at(user: User, school: School, roles: Iterable[str] | None = None) -> bool:
+    return school.pk in school_ids_for(user, roles)
+
+
+def students_search(
+    *, user: User, school: School, query: str, limit: int = 20
+) -> QuerySet[Student]:
+    """Roster students of one school matching a name or id; only for staff of that school."""
+    if not has_role_at(user, school):
+        return Student.objects.none()
+    query = query.strip()
+    students = Student.objects.filter(school=school)
+    for term in query.split()[:4]:
+        students = students.filter(
+            Q(first_name__icontains=term)
+            | Q(last_name__icontains=term)
+            | Q(student_id__istartswith=term)
+        )
+    return students.order_by("last_name", "first_name")[:limit]

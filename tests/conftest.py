@@ -1,0 +1,71 @@
+"""Shared fixtures. In CI (CI=true) the suite refuses to run without PostgreSQL and Redis."""
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from tests import factories
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection(
+            (parsed.hostname or "127.0.0.1", parsed.port or default_port), 3
+        ):
+            return True
+    except OSError:
+        return False
+
+
+def pytest_configure(config):
+    if os.environ.get("CI", "").lower() not in {"1", "true", "yes"}:
+        return
+    problems = []
+    database_url = os.environ.get("DATABASE_URL", "")
+    broker_url = os.environ.get("CELERY_BROKER_URL", "")
+    if not database_url.startswith(("postgres://", "postgresql://")):
+        problems.append("DATABASE_URL must point at PostgreSQL in CI")
+    elif not _reachable(database_url, 5432):
+        problems.append(f"PostgreSQL is unreachable at {database_url}")
+    if not broker_url.startswith("redis://"):
+        problems.append("CELERY_BROKER_URL must point at Redis in CI")
+    elif not _reachable(broker_url, 6379):
+        problems.append(f"Redis is unreachable at {broker_url}")
+    if problems:
+        pytest.exit("CI needs real services: " + "; ".join(problems), returncode=3)
+
+
+@pytest.fixture
+def district(db):
+    return factories.DistrictFactory()
+
+
+@pytest.fixture
+def school(district):
+    return factories.SchoolFactory(district=district, code="WAS-MS", grade_low=6, grade_high=8)
+
+
+@pytest.fixture
+def other_school(district):
+    return factories.SchoolFactory(district=district, code="JEF-HS", grade_low=9, grade_high=12)
+
+
+@pytest.fixture
+def api():
+    return APIClient()
+
+
+def api_client_for(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def is_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")

@@ -1,0 +1,51 @@
+"""The Celery app: its queues, how tasks map to them, and the beat schedule.
+
+Every task the product sends is mapped to a named queue (a test checks this), so a district
+can run dedicated workers per queue, e.g. one that only consumes ``responder.sro``.
+A worker started without ``-Q`` consumes every queue declared here.
+"""
+
+import os
+
+from celery import Celery
+from kombu import Queue
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "triage.settings")
+
+from django.conf import settings  # noqa: E402
+
+ROUTES = ("counselor", "administrator", "co_responder", "sro")
+QUEUE_NAMES = ("routing", *(f"responder.{route}" for route in ROUTES), "maintenance")
+
+app = Celery("triage")
+app.conf.update(
+    broker_url=settings.CELERY_BROKER_URL,
+    # Each queue has its own routing key: one declared without it is bound to the default key
+    # and would receive copies of default-queue tasks.
+    task_queues=[Queue(name, routing_key=name) for name in QUEUE_NAMES],
+    task_default_queue="maintenance",
+    task_default_routing_key="maintenance",
+    task_routes={
+        "incidents.tasks.incident_route_task": {"queue": "routing", "routing_key": "routing"},
+        "incidents.tasks.sweep_unrouted": {"queue": "maintenance", "routing_key": "maintenance"},
+        "incidents.tasks.escalate_overdue": {"queue": "maintenance", "routing_key": "maintenance"},
+    },
+    # Nothing accepted is lost: a task is acknowledged only after it ran, is handed back when
+    # its worker dies, and a worker holds one message at a time.
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_time_limit=60,
+    task_soft_time_limit=45,
+    task_ignore_result=True,
+    result_backend=None,
+    task_serializer="json",
+    accept_content=["json"],
+    broker_connection_retry_on_startup=True,
+    broker_transport_options={"visibility_timeout": 300},
+    worker_send_task_events=False,
+    timezone=settings.TIME_ZONE,
+    enable_utc=True,
+    beat_schedule={},
+)
+app.autodiscover_tasks()
