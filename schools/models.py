@@ -22,6 +22,11 @@ class District(models.Model):
     )
     school_day_start = models.TimeField(default=time(7, 30))
     school_day_end = models.TimeField(default=time(16, 0))
+    ack_deadlines = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Minutes to acknowledge, per route, e.g. {"sro": 2}. Unset routes use defaults.',
+    )
 
     class Meta:
         ordering = ["name"]

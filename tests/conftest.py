@@ -69,3 +69,9 @@ def api_client_for(user) -> APIClient:
 @pytest.fixture
 def is_postgres() -> bool:
     return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+
+
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Hashing with PBKDF2 costs ~0.3 s a user; tests don't need that strength."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

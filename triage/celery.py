@@ -29,6 +29,13 @@ app.conf.update(
         "incidents.tasks.incident_route_task": {"queue": "routing", "routing_key": "routing"},
         "incidents.tasks.sweep_unrouted": {"queue": "maintenance", "routing_key": "maintenance"},
         "incidents.tasks.escalate_overdue": {"queue": "maintenance", "routing_key": "maintenance"},
+        "incidents.tasks.webhook_task": {"queue": "maintenance", "routing_key": "maintenance"},
+        # Deliveries go to responder.<route>, chosen when sent: life-safety deliveries never
+        # wait behind a backlog of others. This default only catches a send without a route.
+        "incidents.tasks.deliver_task": {
+            "queue": "responder.administrator",
+            "routing_key": "responder.administrator",
+        },
     },
     # Nothing accepted is lost: a task is acknowledged only after it ran, is handed back when
     # its worker dies, and a worker holds one message at a time.
@@ -42,10 +49,17 @@ app.conf.update(
     task_serializer="json",
     accept_content=["json"],
     broker_connection_retry_on_startup=True,
-    broker_transport_options={"visibility_timeout": 300},
+    # Redis redelivers an unacknowledged message (a worker died) after this many seconds.
+    broker_transport_options=(
+        {"visibility_timeout": 300} if settings.BROKER_IS_REDIS else {}
+    ),
     worker_send_task_events=False,
     timezone=settings.TIME_ZONE,
     enable_utc=True,
-    beat_schedule={},
+    beat_schedule={
+        # The incident row is its own outbox: anything still unrouted is sent again.
+        "resend-unrouted": {"task": "incidents.tasks.sweep_unrouted", "schedule": 10.0},
+        "escalate-overdue": {"task": "incidents.tasks.escalate_overdue", "schedule": 10.0},
+    },
 )
 app.autodiscover_tasks()

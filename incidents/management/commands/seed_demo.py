@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from policies.services import ruleset_ensure_default
 from schools.demo import DEMO_PASSWORD, DEMO_USERS, seed_people_and_roster
 
 
@@ -10,6 +11,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         district = seed_people_and_roster()
+        ruleset_ensure_default(district=district)
         self.stdout.write(self.style.SUCCESS(f"Demo data ready: {district.name}."))
         self.stdout.write(f"Demo logins (password: {DEMO_PASSWORD}):")
         for username, _first, _last, role in DEMO_USERS:

@@ -1,0 +1,86 @@
+from django.db.models import Prefetch
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from policies import selectors as policy_selectors
+from policies.models import RuleSet
+
+from . import selectors, services
+from .facts import build_facts
+from .models import IncidentStudent
+from .serializers import IncidentInSerializer, IncidentOutSerializer
+
+
+class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Incidents: file one, list those you may see (newest first), read one."""
+
+    serializer_class = IncidentOutSerializer
+
+    def get_queryset(self):
+        return (
+            selectors.incidents_visible_to(self.request.user)
+            .prefetch_related(
+                Prefetch("students", queryset=IncidentStudent.objects.select_related("student"))
+            )
+            .order_by("-filed_at", "-id")
+        )
+
+    @extend_schema(
+        request=IncidentInSerializer,
+        responses={201: IncidentOutSerializer, 200: IncidentOutSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
+        description="File an incident. 201 with the incident; a repeated Idempotency-Key "
+        "answers 200 with the incident it first created. 400 with errors keyed by field; "
+        "403 for a school where you have no role.",
+    )
+    def create(self, request):
+        serializer = IncidentInSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        key = data.pop("idempotency_key", "") or request.headers.get("Idempotency-Key", "")[:64]
+        incident, created = services.incident_file(
+            reporter=request.user, idempotency_key=key, **data
+        )
+        incident = self.get_queryset().get(pk=incident.pk)
+        return Response(
+            IncidentOutSerializer(incident).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class RuleSetPreviewApi(APIView):
+    """What a rule-set version decides for a sample incident, and why. Nothing is saved.
+
+    Lives here, not in policies, because it reads the roster and an incident's fields:
+    policies only ever receives plain facts.
+    """
+
+    @extend_schema(
+        request=IncidentInSerializer,
+        responses={200: dict},
+        description="The same fields as filing an incident; answers the facts the engine saw "
+        "and its decision: route, also_notify, rule, reasons, rules tried, guardrails.",
+    )
+    def post(self, request, version: int):
+        try:
+            ruleset = policy_selectors.ruleset_get(user=request.user, version=version)
+        except RuleSet.DoesNotExist as exc:
+            raise Http404(f"No rule set version {version}.") from exc
+        serializer = IncidentInSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        facts = build_facts(
+            school=data["school"],
+            occurred_at=data.get("occurred_at") or timezone.now(),
+            answers=data,
+            involvements=data["students"],
+        )
+        decision = policy_selectors.compiled_policy(ruleset).decide(facts)
+        return Response(
+            {"ruleset_version": ruleset.version, "status": ruleset.status, "facts": facts,
+             "decision": decision.as_dict()}
+        )

@@ -1,0 +1,387 @@
+"""Incidents as filed, the students involved, and the append-only timeline."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from schools.models import School, Student
+
+NARRATIVE_MAX_LENGTH = 10_000
+
+
+class Category(models.TextChoices):
+    PHYSICAL_AGGRESSION = "physical_aggression", "Physical aggression or fight"
+    THREAT = "threat", "Threat"
+    WEAPON = "weapon", "Weapon"
+    SELF_HARM = "self_harm", "Self-harm or suicidal talk"
+    EMOTIONAL_CRISIS = "emotional_crisis", "Emotional crisis"
+    BULLYING_HARASSMENT = "bullying_harassment", "Bullying or harassment"
+    SEXUAL_MISCONDUCT = "sexual_misconduct", "Sexual misconduct or assault"
+    SUBSTANCE_USE = "substance_use", "Substance use (vaping, alcohol, drugs)"
+    DRUG_DISTRIBUTION = "drug_distribution", "Selling or giving out drugs"
+    THEFT = "theft", "Theft"
+    VANDALISM = "vandalism", "Vandalism"
+    DISRUPTION = "disruption", "Disruption or defiance"
+    ABUSE_DISCLOSURE = "abuse_disclosure", "A student disclosed abuse or neglect"
+    MEDICAL = "medical", "Medical"
+    INTRUDER = "intruder", "Intruder"
+    OTHER = "other", "Other"
+
+
+class Location(models.TextChoices):
+    CLASSROOM = "classroom", "Classroom"
+    HALLWAY = "hallway", "Hallway"
+    CAFETERIA = "cafeteria", "Cafeteria"
+    RESTROOM = "restroom", "Restroom"
+    GYM = "gym", "Gym"
+    PLAYGROUND = "playground", "Playground"
+    LIBRARY = "library", "Library"
+    OFFICE = "office", "Office"
+    BUS = "bus", "Bus"
+    PARKING_LOT = "parking_lot", "Parking lot"
+    SCHOOL_EVENT = "school_event", "School event"
+    ONLINE = "online", "Online"
+    OTHER = "other", "Other"
+
+
+class Weapon(models.TextChoices):
+    NONE = "none", "No weapon"
+    OBJECT_USED_AS_WEAPON = "object_used_as_weapon", "An everyday object used as a weapon"
+    WEAPON_POSSESSED = "weapon_possessed", "A weapon (knife, etc.) seen or possessed"
+    FIREARM = "firearm", "A gun"
+
+
+class Injury(models.TextChoices):
+    NONE = "none", "No injury"
+    FIRST_AID = "first_aid", "Needed first aid only"
+    MEDICAL_ATTENTION = "medical_attention", "Needs a nurse or doctor"
+    SERIOUS = "serious", "Serious injury"
+
+
+class Threat(models.TextChoices):
+    NONE = "none", "No threat"
+    TO_SELF = "to_self", "To hurt themself"
+    TO_OTHERS = "to_others", "To hurt someone else"
+    TO_KILL_OR_SERIOUSLY_INJURE = "to_kill_or_seriously_injure", "To kill or seriously injure"
+
+
+class DangerNow(models.TextChoices):
+    NONE = "none", "No one"
+    TO_SELF = "to_self", "The student is in danger"
+    TO_OTHERS = "to_others", "Other people are in danger"
+
+
+class StudentState(models.TextChoices):
+    CALM = "calm", "Calm"
+    CALMING_DOWN = "calming_down", "Calming down"
+    UPSET = "upset", "Upset"
+    DYSREGULATED = "dysregulated", "Out of control (dysregulated)"
+
+
+class WithNow(models.TextChoices):
+    NOBODY = "nobody", "Nobody"
+    TEACHER = "teacher", "A teacher"
+    COUNSELOR = "counselor", "A counselor"
+    SCHOOL_PSYCHOLOGIST = "school_psychologist", "The school psychologist"
+    SOCIAL_WORKER = "social_worker", "A social worker"
+    NURSE = "nurse", "The nurse"
+    ADMINISTRATOR = "administrator", "An administrator"
+    SRO = "sro", "The school resource officer"
+
+
+class Route(models.TextChoices):
+    COUNSELOR = "counselor", "Counselor"
+    ADMINISTRATOR = "administrator", "Administrator"
+    CO_RESPONDER = "co_responder", "Co-responder (clinician and SRO)"
+    SRO = "sro", "School resource officer"
+
+
+class Status(models.TextChoices):
+    RECEIVED = "received", "Received"
+    ROUTED = "routed", "Routed to a responder"
+    ACKNOWLEDGED = "acknowledged", "A responder is on it"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Incident(models.Model):
+    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="incidents")
+    filed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="incidents_filed"
+    )
+    filed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    occurred_at = models.DateTimeField()
+    location = models.CharField(max_length=20, choices=Location.choices, default=Location.OTHER)
+    category = models.CharField(max_length=24, choices=Category.choices)
+    narrative = models.TextField(max_length=NARRATIVE_MAX_LENGTH)
+    weapon = models.CharField(max_length=24, choices=Weapon.choices, default=Weapon.NONE)
+    injury = models.CharField(max_length=20, choices=Injury.choices, default=Injury.NONE)
+    threat = models.CharField(max_length=30, choices=Threat.choices, default=Threat.NONE)
+    threat_words = models.TextField(max_length=2_000, blank=True)
+    danger_now = models.CharField(max_length=12, choices=DangerNow.choices, default=DangerNow.NONE)
+    student_state = models.CharField(
+        max_length=16, choices=StudentState.choices, default=StudentState.CALM
+    )
+    with_now = models.CharField(max_length=24, choices=WithNow.choices, default=WithNow.NOBODY)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
+    # A client-chosen key so a resent or double-clicked filing creates one incident.
+    idempotency_key = models.CharField(max_length=64, blank=True, default="")
+
+    # The routing decision, written once by the routing service (the row is its own outbox:
+    # route IS NULL means "not yet routed", which the sweep re-sends).
+    route = models.CharField(max_length=16, choices=Route.choices, null=True, blank=True)
+    routed_at = models.DateTimeField(null=True, blank=True)
+    ruleset = models.ForeignKey(
+        "policies.RuleSet", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    ruleset_version = models.PositiveIntegerField(null=True, blank=True)
+    rule_id = models.CharField(max_length=80, blank=True, default="")
+    rule_name = models.CharField(max_length=200, blank=True, default="")
+    decision = models.JSONField(null=True, blank=True)
+    facts = models.JSONField(null=True, blank=True, help_text="The facts it was routed on.")
+    dispatch_attempts = models.PositiveSmallIntegerField(default=0)
+    last_dispatch_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-filed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["filed_by", "idempotency_key"],
+                condition=~Q(idempotency_key=""),
+                name="incident_idempotency_key_once_per_reporter",
+            ),
+            models.CheckConstraint(
+                condition=Q(route__isnull=True) | Q(routed_at__isnull=False),
+                name="incident_routed_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["filed_by", "-filed_at"]),
+            models.Index(fields=["school", "-filed_at"]),
+            models.Index(
+                fields=["filed_at"], condition=Q(route__isnull=True), name="incident_unrouted"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Incident #{self.pk}"
+
+
+class InvolvementRole(models.TextChoices):
+    SUBJECT = "subject", "Involved in the behaviour"
+    TARGET = "target", "Harmed or targeted"
+    WITNESS = "witness", "Witness"
+
+
+class IncidentStudent(models.Model):
+    """A student involved: from the roster, or named by the reporter when not on it."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="students")
+    student = models.ForeignKey(
+        Student, on_delete=models.PROTECT, null=True, blank=True, related_name="involvements"
+    )
+    name = models.CharField(max_length=200, blank=True)
+    age = models.PositiveSmallIntegerField(null=True, blank=True)
+    role = models.CharField(max_length=10, choices=InvolvementRole.choices)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(student__isnull=False) | ~Q(name=""),
+                name="incident_student_roster_or_named",
+            ),
+            models.UniqueConstraint(
+                fields=["incident", "student"],
+                condition=Q(student__isnull=False),
+                name="incident_student_once",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_role_display()} in {self.incident}"
+
+
+class EventKind(models.TextChoices):
+    FILED = "filed", "Filed"
+    ROUTED = "routed", "Routed"
+    QUEUED = "queued", "Queued"
+    NOTIFIED = "notified", "Notified"
+    DELIVERED = "delivered", "Delivered"
+    CLAIMED = "claimed", "Claimed"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    NOTE = "note", "Note added"
+    HANDED_OFF = "handed_off", "Handed off"
+    RESOLVED = "resolved", "Resolved"
+    ESCALATED = "escalated", "Escalated"
+
+
+class TimelineEvent(models.Model):
+    """Append-only: the product only ever inserts these rows."""
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(max_length=16, choices=EventKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    data = models.JSONField(default=dict, blank=True)
+    private = models.BooleanField(default=False, help_text="Responders only (notes).")
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["incident", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} on {self.incident_id}"
+
+
+class ResponderQueue(models.Model):
+    """One queue per (school, route). Members are the people holding the matching role there."""
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="queues")
+    route = models.CharField(max_length=16, choices=Route.choices)
+    webhook_url = models.URLField(blank=True, help_text="Optional: POSTed a signed JSON event.")
+    webhook_secret = models.CharField(max_length=128, blank=True)
+
+    class Meta:
+        ordering = ["school__name", "route"]
+        constraints = [
+            models.UniqueConstraint(fields=["school", "route"], name="queue_one_per_school_route")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.school.code} {self.get_route_display()}"
+
+
+class CoResponderTeamMember(models.Model):
+    """A district-wide co-responder team member: belongs to every school's co-responder queue."""
+
+    district = models.ForeignKey(
+        "schools.District", on_delete=models.CASCADE, related_name="co_responder_team"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["district", "user"], name="co_responder_team_once")
+        ]
+
+
+class ItemState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    CLAIMED = "claimed", "Claimed"
+    ACKNOWLEDGED = "acknowledged", "Acknowledged"
+    RESOLVED = "resolved", "Resolved"
+    HANDED_OFF = "handed_off", "Handed off"
+
+
+class ItemOrigin(models.TextChoices):
+    ROUTING = "routing", "Routed here"
+    NOTIFY = "notify", "Notified"
+    HANDOFF = "handoff", "Handed off here"
+
+
+class Outcome(models.TextChoices):
+    COUNSELING_PROVIDED = "counseling_provided", "Counseling provided"
+    PARENT_CONTACTED = "parent_contacted", "Parent contacted"
+    RESTORATIVE_CONFERENCE = "restorative_conference", "Restorative conference"
+    DISCIPLINE_ASSIGNED = "discipline_assigned", "Discipline assigned"
+    SAFETY_PLAN = "safety_plan", "Safety plan"
+    REFERRED_TO_COMMUNITY_SERVICES = (
+        "referred_to_community_services",
+        "Referred to community services",
+    )
+    REFERRED_TO_LAW_ENFORCEMENT = "referred_to_law_enforcement", "Referred to law enforcement"
+    CITATION = "citation", "Citation"
+    ARREST = "arrest", "Arrest"
+    NO_ACTION_NEEDED = "no_action_needed", "No action needed"
+
+
+URGENCY = {"sro": 0, "co_responder": 1, "counselor": 2, "administrator": 3}
+
+
+class QueueItem(models.Model):
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="queue_items")
+    queue = models.ForeignKey(ResponderQueue, on_delete=models.PROTECT, related_name="items")
+    route = models.CharField(max_length=16, choices=Route.choices)
+    origin = models.CharField(max_length=8, choices=ItemOrigin.choices, default=ItemOrigin.ROUTING)
+    urgency = models.PositiveSmallIntegerField(default=3, help_text="0 is most urgent.")
+    state = models.CharField(max_length=14, choices=ItemState.choices, default=ItemState.QUEUED)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    queued_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    ack_deadline = models.DateTimeField(null=True, blank=True)
+    escalation_level = models.PositiveSmallIntegerField(default=0)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=32, choices=Outcome.choices, blank=True)
+    summary = models.TextField(max_length=2_000, blank=True)
+    handed_off_to = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["urgency", "queued_at", "id"]
+        constraints = [
+            # Routing creates at most one item per (incident, route): a repeated routing
+            # message can never add one.
+            models.UniqueConstraint(
+                fields=["incident", "route"],
+                condition=Q(origin__in=["routing", "notify"]),
+                name="queue_item_once_per_incident_route",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["queue", "state", "urgency", "queued_at"]),
+            models.Index(
+                fields=["ack_deadline"],
+                condition=Q(state__in=["queued", "claimed"]),
+                name="queue_item_awaiting_ack",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.queue} item for incident {self.incident_id}"
+
+
+class LiveEvent(models.Model):
+    """Live updates when there is no Redis (the embedded default). Pruned by age."""
+
+    queue_id = models.BigIntegerField(db_index=True)
+    payload = models.JSONField()
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+
+# --- Access log ---------------------------------------------------------------------------
+
+
+class AccessAction(models.TextChoices):
+    VIEW_ITEM = "view_item", "Viewed a queue item"
+    VIEW_INCIDENT = "view_incident", "Viewed an incident"
+
+
+class AccessLogEntry(models.Model):
+    """Who opened which incident record, and when. Append-only: the product only inserts."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="access_log")
+    queue_item = models.ForeignKey(
+        QueueItem, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    action = models.CharField(max_length=16, choices=AccessAction.choices)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        verbose_name = "access log entry"
+        verbose_name_plural = "access log"
+        indexes = [
+            models.Index(fields=["user", "-at"]),
+            models.Index(fields=["incident", "-at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.get_action_display().lower()} {self.incident}"

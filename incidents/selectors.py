@@ -1,0 +1,319 @@
+"""Every read of incidents and queues. Permission scoping happens here, once, for all callers."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.http import Http404
+
+from schools.models import Membership, Role, User
+from schools.selectors import districts_administered, memberships_of
+
+from .models import (
+    AccessLogEntry,
+    CoResponderTeamMember,
+    Incident,
+    IncidentStudent,
+    ItemState,
+    QueueItem,
+    ResponderQueue,
+    TimelineEvent,
+)
+
+ROUTE_ROLES = {
+    "counselor": {Role.COUNSELOR},
+    "administrator": {Role.ADMINISTRATOR},
+    "sro": {Role.SRO},
+    "co_responder": {Role.CLINICIAN, Role.SRO},
+}
+
+
+def queue_member_ids(queue: ResponderQueue) -> set[int]:
+    roles = ROUTE_ROLES[queue.route]
+    ids = set(
+        Membership.objects.filter(school_id=queue.school_id, role__in=roles).values_list(
+            "user_id", flat=True
+        )
+    )
+    if queue.route == "co_responder":
+        ids |= set(
+            CoResponderTeamMember.objects.filter(district_id=queue.school.district_id).values_list(
+                "user_id", flat=True
+            )
+        )
+    return ids
+
+
+def queue_filter_for(user: User) -> Q:
+    """A Q over ResponderQueue: the queues this user works (all of them for a district admin)."""
+    condition = Q(pk__in=[])
+    by_route: dict[str, set[int]] = {}
+    for membership in memberships_of(user):
+        for route, roles in ROUTE_ROLES.items():
+            if membership.role in roles:
+                by_route.setdefault(route, set()).add(membership.school_id)
+    for route, school_ids in by_route.items():
+        condition |= Q(route=route, school_id__in=school_ids)
+    team_districts = list(
+        CoResponderTeamMember.objects.filter(user=user).values_list("district_id", flat=True)
+    )
+    if team_districts:
+        condition |= Q(route="co_responder", school__district_id__in=team_districts)
+    admin_districts = [d.pk for d in districts_administered(user)]
+    if admin_districts:
+        condition |= Q(school__district_id__in=admin_districts)
+    return condition
+
+
+def queues_for(user: User) -> QuerySet[ResponderQueue]:
+    return ResponderQueue.objects.filter(queue_filter_for(user)).select_related("school")
+
+
+def is_queue_member(user: User, queue: ResponderQueue) -> bool:
+    return queues_for(user).filter(pk=queue.pk).exists()
+
+
+def incidents_visible_to(user: User) -> QuerySet[Incident]:
+    """What they filed, what reached a queue they work, and, for a district admin, the district."""
+    if not user.is_authenticated:
+        return Incident.objects.none()
+    in_my_queues = QueueItem.objects.filter(
+        incident=OuterRef("pk"), queue__in=ResponderQueue.objects.filter(queue_filter_for(user))
+    )
+    condition = Q(filed_by=user) | Exists(in_my_queues)
+    admin_districts = [d.pk for d in districts_administered(user)]
+    if admin_districts:
+        condition |= Q(school__district_id__in=admin_districts)
+    return Incident.objects.filter(condition).select_related("school", "filed_by")
+
+
+def incidents_filed_by(user: User) -> QuerySet[Incident]:
+    return Incident.objects.filter(filed_by=user).select_related("school")
+
+
+def incident_is_responder_view(user: User, incident: Incident) -> bool:
+    """True when the user sees this incident as a responder, not only as its reporter."""
+    if districts_administered(user) and any(
+        d.pk == incident.school.district_id for d in districts_administered(user)
+    ):
+        return True
+    return QueueItem.objects.filter(
+        incident=incident, queue__in=ResponderQueue.objects.filter(queue_filter_for(user))
+    ).exists()
+
+
+def queue_items_for(user: User) -> QuerySet[QueueItem]:
+    return QueueItem.objects.filter(
+        queue__in=ResponderQueue.objects.filter(queue_filter_for(user))
+    ).select_related("queue__school", "incident", "owner")
+
+
+# --- Responder queues: who may act on an item, and what they see ---------------------------
+
+OPEN_STATES = ("queued", "claimed", "acknowledged")
+FINAL_STATES = ("resolved", "handed_off")
+
+# What a responder sees of a rostered student in the incident, by the item's route: the SRO
+# and the co-responder team get the behaviour plan and whom to call about it, nothing more;
+# counselors and administrators get the plan flags.
+ROSTER_FIELDS_BY_ROUTE = {
+    "sro": ("bip", "plan_contact"),
+    "co_responder": ("bip", "plan_contact"),
+    "counselor": ("iep", "section_504", "bip"),
+    "administrator": ("iep", "section_504", "bip"),
+}
+
+
+def queue_item_for(user: User, item_id: int, *, for_update: bool = False) -> QueueItem:
+    """The item, if the user works its queue or administers its district.
+
+    Raises Http404 for anyone else (nothing confirms that the item exists), except the person
+    who filed the incident, who knows it exists: PermissionDenied (403).
+    With ``for_update`` the item row is locked (call inside a transaction).
+    """
+    if not getattr(user, "is_authenticated", False):
+        raise Http404("No such queue item.")
+    items = queue_items_for(user).select_related(
+        "queue__school__district", "incident__school__district", "incident__filed_by"
+    )
+    if for_update:
+        items = items.select_for_update(of=("self",))
+    item = items.filter(pk=item_id).first()
+    if item is not None:
+        return item
+    if QueueItem.objects.filter(pk=item_id, incident__filed_by=user).exists():
+        raise PermissionDenied(
+            "Only the responders of this item's queue can open it; you can follow your "
+            "incident on its own page."
+        )
+    raise Http404("No such queue item.")
+
+
+@dataclass(frozen=True)
+class StudentView:
+    name: str
+    role: str
+    role_label: str
+    on_roster: bool
+    iep: bool | None = None
+    section_504: bool | None = None
+    bip: bool | None = None
+    plan_contact: str | None = None
+
+
+def incident_students_for_item(item: QueueItem) -> list[StudentView]:
+    """The students involved in the item's incident, with only what the item's route needs."""
+    visible = ROSTER_FIELDS_BY_ROUTE[item.route]
+    views = []
+    for involvement in IncidentStudent.objects.filter(incident_id=item.incident_id).select_related(
+        "student"
+    ):
+        student = involvement.student
+        extra = {name: getattr(student, name) for name in visible} if student else {}
+        views.append(
+            StudentView(
+                name=student.full_name if student else involvement.name,
+                role=involvement.role,
+                role_label=involvement.get_role_display(),
+                on_roster=student is not None,
+                **extra,
+            )
+        )
+    return views
+
+
+def incident_timeline_for_responder(incident_id: int) -> QuerySet[TimelineEvent]:
+    """Every event, private notes included: only for people who passed queue_item_for."""
+    return TimelineEvent.objects.filter(incident_id=incident_id).select_related("actor")
+
+
+def queue_items_listed(
+    user: User,
+    *,
+    school_id: int | None = None,
+    route: str | None = None,
+    states: Iterable[str] = OPEN_STATES,
+) -> QuerySet[QueueItem]:
+    """The items of the user's queues, most urgent first, then oldest first."""
+    items = queue_items_for(user).filter(state__in=list(states))
+    if school_id is not None:
+        items = items.filter(queue__school_id=school_id)
+    if route:
+        items = items.filter(route=route)
+    return items.order_by("urgency", "queued_at", "id")
+
+
+def queue_state_counts(queue_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+    """{queue id: {state: number of items}} with every state present, in one query."""
+    counts = {queue_id: dict.fromkeys(ItemState.values, 0) for queue_id in queue_ids}
+    rows = (
+        QueueItem.objects.filter(queue_id__in=list(counts))
+        .values("queue_id", "state")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for row in rows:
+        counts[row["queue_id"]][row["state"]] = row["n"]
+    return counts
+
+
+def access_log_for(
+    user: User,
+    *,
+    username: str = "",
+    incident_id: int | None = None,
+    since: date | None = None,
+    until: date | None = None,
+) -> QuerySet[AccessLogEntry]:
+    """The access log of the districts the user administers; PermissionDenied for others."""
+    districts = [d.pk for d in districts_administered(user)]
+    if not districts:
+        raise PermissionDenied("Only district admins can read the access log.")
+    entries = AccessLogEntry.objects.filter(incident__school__district_id__in=districts)
+    if username:
+        entries = entries.filter(user__username__iexact=username)
+    if incident_id is not None:
+        entries = entries.filter(incident_id=incident_id)
+    if since is not None:
+        entries = entries.filter(at__date__gte=since)
+    if until is not None:
+        entries = entries.filter(at__date__lte=until)
+    return entries.select_related("user", "incident__school", "queue_item").order_by("-at", "-id")
+
+
+INTAKE_ANSWERS = (
+    "category",
+    "location",
+    "weapon",
+    "injury",
+    "threat",
+    "danger_now",
+    "student_state",
+    "with_now",
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    name: str
+    label: str
+    value: str
+    value_label: str
+
+
+@dataclass(frozen=True)
+class QueueItemDetail:
+    item: QueueItem
+    answers: list[Answer]
+    routing: dict | None
+    students: list[StudentView]
+    timeline: list[TimelineEvent]
+
+
+def incident_answers(incident: Incident) -> list[Answer]:
+    """The reporter's answers (the facts as filed), labelled for people."""
+    answers = []
+    for name in INTAKE_ANSWERS:
+        field = Incident._meta.get_field(name)
+        answers.append(
+            Answer(
+                name=name,
+                label=str(field.verbose_name).replace("_", " ").capitalize(),
+                value=getattr(incident, name),
+                value_label=getattr(incident, f"get_{name}_display")(),
+            )
+        )
+    return answers
+
+
+def routing_explanation(incident: Incident) -> dict | None:
+    """Why the incident went where it did: the rule, its reasons, the guardrails, the version."""
+    if incident.route is None:
+        return None
+    decision = incident.decision or {}
+    return {
+        "route": incident.route,
+        "route_label": incident.get_route_display(),
+        "rule_id": incident.rule_id or None,
+        "rule_name": incident.rule_name or "Default route (no rule matched)",
+        "ruleset_version": incident.ruleset_version,
+        "rationale": decision.get("rationale", ""),
+        "reasons": decision.get("reasons", []),
+        "guardrails": decision.get("guardrails", []),
+        "also_notify": decision.get("also_notify", []),
+        "routed_at": incident.routed_at,
+    }
+
+
+def queue_item_detail(user: User, item_id: int) -> QueueItemDetail:
+    """Everything a responder reads about an item; 404/403 as queue_item_for."""
+    item = queue_item_for(user, item_id)
+    return QueueItemDetail(
+        item=item,
+        answers=incident_answers(item.incident),
+        routing=routing_explanation(item.incident),
+        students=incident_students_for_item(item),
+        timeline=list(incident_timeline_for_responder(item.incident_id)),
+    )

@@ -1,0 +1,715 @@
+"""Every write to incidents: filing, routing and the responder queues' actions.
+
+Each service is one transaction, records its timeline event, and schedules follow-up tasks
+only after commit.
+"""
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from policies import selectors as policy_selectors
+from schools.models import Role, School, Student, User
+from schools.selectors import has_role_at
+
+from .facts import incident_facts
+from .models import (
+    URGENCY,
+    AccessLogEntry,
+    EventKind,
+    Incident,
+    IncidentStudent,
+    ItemOrigin,
+    ItemState,
+    Outcome,
+    QueueItem,
+    ResponderQueue,
+    Route,
+    Status,
+    TimelineEvent,
+)
+
+logger = logging.getLogger(__name__)
+
+ACK_DEADLINES = {"sro": 2, "co_responder": 5, "counselor": 15, "administrator": 30}  # minutes
+
+
+@dataclass(frozen=True)
+class InvolvedStudent:
+    role: str
+    student: Student | None = None
+    name: str = ""
+    age: int | None = None
+
+
+def timeline_record(
+    *, incident: Incident, kind: str, actor: User | None = None, private: bool = False, **data
+) -> TimelineEvent:
+    return TimelineEvent.objects.create(
+        incident=incident, kind=kind, actor=actor, private=private, data=data
+    )
+
+
+def incident_file(
+    *,
+    reporter: User,
+    school: School,
+    category: str,
+    narrative: str,
+    occurred_at: datetime | None = None,
+    location: str = "other",
+    weapon: str = "none",
+    injury: str = "none",
+    threat: str = "none",
+    threat_words: str = "",
+    danger_now: str = "none",
+    student_state: str = "calm",
+    with_now: str = "nobody",
+    students: list[InvolvedStudent] = (),
+    idempotency_key: str = "",
+) -> tuple[Incident, bool]:
+    """Save a filed incident and send it for routing after commit.
+
+    Returns (incident, created). A repeated idempotency key from the same reporter returns
+    the incident it first created, so a double click or a resend files one incident.
+    """
+    if not has_role_at(reporter, school):
+        raise PermissionDenied(f"You have no role at {school.code}.")
+    if idempotency_key:
+        existing = Incident.objects.filter(
+            filed_by=reporter, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return existing, False
+    try:
+        with transaction.atomic():
+            incident = Incident.objects.create(
+                school=school,
+                filed_by=reporter,
+                occurred_at=occurred_at or timezone.now(),
+                location=location,
+                category=category,
+                narrative=narrative,
+                weapon=weapon,
+                injury=injury,
+                threat=threat,
+                threat_words=threat_words,
+                danger_now=danger_now,
+                student_state=student_state,
+                with_now=with_now,
+                idempotency_key=idempotency_key,
+            )
+            IncidentStudent.objects.bulk_create(
+                IncidentStudent(
+                    incident=incident, student=s.student, name=s.name, age=s.age, role=s.role
+                )
+                for s in students
+            )
+            timeline_record(incident=incident, kind=EventKind.FILED, actor=reporter)
+            transaction.on_commit(lambda: incident_dispatch(incident_id=incident.pk))
+    except IntegrityError:
+        if not idempotency_key:
+            raise
+        # The same key raced in from a second request: that one won.
+        return Incident.objects.get(filed_by=reporter, idempotency_key=idempotency_key), False
+    return incident, True
+
+
+def incident_dispatch(*, incident_id: int) -> bool:
+    """Send the routing task. Never raises: the row is the outbox, and the sweep re-sends."""
+    from .tasks import incident_route_task
+
+    try:
+        incident_route_task.apply_async(args=[incident_id], retry=False)
+    except Exception as exc:  # the broker is down: the beat sweep will send it later
+        logger.warning("routing of incident %s not sent yet (%s); the sweep will retry",
+                       incident_id, type(exc).__name__)
+        return False
+    return True
+
+
+def incident_route(*, incident_id: int) -> Incident | None:
+    """Route an incident with its district's published policy. Idempotent.
+
+    Locks the row; an incident that already has a route is left as it is, so a repeated
+    message makes no second decision and no second queue item.
+    """
+    with transaction.atomic():
+        incident = (
+            Incident.objects.select_for_update(of=("self",))
+            .select_related("school__district")
+            .filter(pk=incident_id)
+            .first()
+        )
+        if incident is None:
+            logger.warning("routing: incident %s does not exist", incident_id)
+            return None
+        if incident.route is not None:
+            return incident
+        ruleset = policy_selectors.ruleset_published(incident.school.district_id)
+        if ruleset is None:
+            logger.error("routing: district %s has no published rule set; incident %s waits",
+                         incident.school.district_id, incident_id)
+            return None
+        facts = incident_facts(incident)
+        decision = policy_selectors.compiled_policy(ruleset).decide(facts)
+        now = timezone.now()
+        incident.route = decision.route
+        incident.routed_at = now
+        incident.ruleset = ruleset
+        incident.ruleset_version = ruleset.version
+        incident.rule_id = decision.rule_id or ""
+        incident.rule_name = decision.rule_name or ""
+        incident.decision = decision.as_dict()
+        incident.facts = facts
+        incident.status = Status.ROUTED
+        incident.save(
+            update_fields=[
+                "route", "routed_at", "ruleset", "ruleset_version", "rule_id", "rule_name",
+                "decision", "facts", "status",
+            ]
+        )
+        timeline_record(
+            incident=incident,
+            kind=EventKind.ROUTED,
+            route=decision.route,
+            rule=decision.rule_name or "default route",
+            ruleset_version=ruleset.version,
+            guardrails=[g["guardrail"] for g in decision.guardrails],
+        )
+        items = [_queue_item_create(incident, decision.route, ItemOrigin.ROUTING, now)]
+        for route in decision.also_notify:
+            items.append(_queue_item_create(incident, route, ItemOrigin.NOTIFY, now))
+    for item in items:
+        transaction.on_commit(lambda item=item: queue_item_deliver_later(item_id=item.pk, route=item.route))
+    return incident
+
+
+def ack_deadline_minutes(district, route: str) -> int:
+    overrides = getattr(district, "ack_deadlines", None) or {}
+    return int(overrides.get(route, ACK_DEADLINES[route]))
+
+
+def _queue_item_create(incident: Incident, route: str, origin: str, now) -> QueueItem:
+    queue, _ = ResponderQueue.objects.get_or_create(school=incident.school, route=route)
+    notification = origin == ItemOrigin.NOTIFY
+    item = QueueItem.objects.create(
+        incident=incident,
+        queue=queue,
+        route=route,
+        origin=origin,
+        urgency=URGENCY[route],
+        state=ItemState.QUEUED,
+        ack_deadline=None
+        if notification
+        else now + timedelta(minutes=ack_deadline_minutes(incident.school.district, route)),
+    )
+    timeline_record(
+        incident=incident,
+        kind=EventKind.NOTIFIED if notification else EventKind.QUEUED,
+        route=route,
+        item=item.pk,
+    )
+    return item
+
+
+def queue_item_deliver_later(*, item_id: int, route: str) -> None:
+    from .tasks import deliver_task
+
+    try:
+        deliver_task.apply_async(args=[item_id], queue=f"responder.{route}",
+                                 routing_key=f"responder.{route}", retry=False)
+    except Exception as exc:
+        logger.warning("delivery of queue item %s not sent (%s)", item_id, type(exc).__name__)
+
+
+def queue_members(queue: ResponderQueue) -> list[User]:
+    from .selectors import queue_member_ids
+
+    return list(User.objects.filter(pk__in=queue_member_ids(queue), is_active=True))
+
+
+def queue_item_deliver(*, item_id: int) -> None:
+    """Tell the queue's members: a live update, an email naming no student, the webhook."""
+    from . import live
+
+    with transaction.atomic():
+        item = (
+            QueueItem.objects.select_for_update(of=("self",))
+            .select_related("queue__school", "incident")
+            .filter(pk=item_id)
+            .first()
+        )
+        if item is None or item.delivered_at is not None:
+            return
+        item.delivered_at = timezone.now()
+        item.save(update_fields=["delivered_at"])
+        members = queue_members(item.queue)
+        timeline_record(
+            incident=item.incident, kind=EventKind.DELIVERED, route=item.route,
+            item=item.pk, recipients=len(members),
+        )
+        transaction.on_commit(lambda: live.publish_item(item, "arrived"))
+        transaction.on_commit(lambda: _email_members(item, members))
+        if item.queue.webhook_url:
+            transaction.on_commit(lambda: _webhook_later(item.pk, "queued"))
+
+
+def _email_members(item: QueueItem, members: list[User]) -> None:
+    from django.conf import settings
+    from django.core.mail import send_mail
+
+    recipients = [m.email for m in members if m.email]
+    if not recipients:
+        return
+    kind = "Notification" if item.origin == ItemOrigin.NOTIFY else "New incident"
+    link = f"{settings.SITE_URL}/queues/items/{item.pk}/"
+    # The mail names no student and carries no narrative: it only links to the item.
+    body = (
+        f"{kind} for the {item.get_route_display()} queue at {item.queue.school.name}.\n"
+        f"Open it to read what happened and respond: {link}\n"
+    )
+    try:
+        send_mail(
+            subject=f"[{item.queue.school.code}] {kind}: {item.get_route_display()}",
+            message=body,
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except Exception:
+        logger.exception("email for queue item %s failed", item.pk)
+
+
+def _webhook_later(item_id: int, event: str) -> None:
+    from .tasks import webhook_task
+
+    try:
+        webhook_task.delay(item_id, event)
+    except Exception as exc:
+        logger.warning("webhook for queue item %s not sent (%s)", item_id, type(exc).__name__)
+
+
+def webhook_payload(item: QueueItem, event: str) -> dict:
+    """What a webhook receives: ids, route, state and times; never a student's name."""
+    return {
+        "event": event,
+        "item": item.pk,
+        "incident": item.incident_id,
+        "school": item.queue.school.code,
+        "route": item.route,
+        "state": item.state,
+        "notification": item.origin == ItemOrigin.NOTIFY,
+        "queued_at": item.queued_at.isoformat(),
+    }
+
+
+def webhook_signature(secret: str, body: bytes) -> str:
+    import hashlib
+    import hmac
+
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def queue_item_webhook(*, item_id: int, event: str) -> None:
+    """POST the signed event; raises on failure so the task retries with backoff."""
+    import json
+    import urllib.request
+
+    item = QueueItem.objects.select_related("queue__school").get(pk=item_id)
+    if not item.queue.webhook_url:
+        return
+    body = json.dumps(webhook_payload(item, event), sort_keys=True).encode()
+    request = urllib.request.Request(  # noqa: S310 - an admin-configured http(s) URL
+        item.queue.webhook_url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-Triage-Signature": webhook_signature(item.queue.webhook_secret, body),
+            "X-Triage-Event": event,
+        },
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        if response.status >= 300:
+            raise RuntimeError(f"webhook answered {response.status}")
+
+
+RESEND_AFTER = timedelta(seconds=5)
+
+
+def incidents_resend_unrouted(*, limit: int = 1000) -> int:
+    """Send again every incident still unrouted a little while after filing (or last send)."""
+    now = timezone.now()
+    cutoff = now - RESEND_AFTER
+    ids = list(
+        Incident.objects.filter(route__isnull=True, filed_at__lt=cutoff)
+        .exclude(last_dispatch_at__gte=cutoff)
+        .order_by("filed_at")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if not ids:
+        return 0
+    Incident.objects.filter(pk__in=ids).update(last_dispatch_at=now)
+    sent = sum(1 for incident_id in ids if incident_dispatch(incident_id=incident_id))
+    if sent:
+        logger.info("re-sent %s unrouted incident(s) for routing", sent)
+    return sent
+
+
+ESCALATION_LEVELS = ("school_administrators", "district_admins")
+
+
+def queue_items_escalate_overdue(*, now: datetime | None = None) -> int:
+    """Escalate items not acknowledged in time: once per level, never twice."""
+    now = now or timezone.now()
+    escalated = 0
+    candidates = list(
+        QueueItem.objects.filter(
+            state__in=[ItemState.QUEUED, ItemState.CLAIMED],
+            ack_deadline__lte=now,
+            escalation_level__lt=len(ESCALATION_LEVELS),
+        ).values_list("pk", flat=True)[:500]
+    )
+    for item_id in candidates:
+        if queue_item_escalate(item_id=item_id, now=now):
+            escalated += 1
+    return escalated
+
+
+def queue_item_escalate(*, item_id: int, now: datetime) -> bool:
+    from . import live
+
+    with transaction.atomic():
+        item = (
+            QueueItem.objects.select_for_update(of=("self",))
+            .select_related("queue__school__district", "incident")
+            .get(pk=item_id)
+        )
+        if (
+            item.state not in (ItemState.QUEUED, ItemState.CLAIMED)
+            or item.ack_deadline is None
+            or item.ack_deadline > now
+            or item.escalation_level >= len(ESCALATION_LEVELS)
+        ):
+            return False
+        level = item.escalation_level + 1
+        audience = ESCALATION_LEVELS[level - 1]
+        item.escalation_level = level
+        # The next level gets the same time again to act.
+        minutes = ack_deadline_minutes(item.queue.school.district, item.route)
+        item.ack_deadline = now + timedelta(minutes=minutes)
+        item.save(update_fields=["escalation_level", "ack_deadline"])
+        recipients = _escalation_recipients(item, audience)
+        timeline_record(
+            incident=item.incident, kind=EventKind.ESCALATED, item=item.pk, route=item.route,
+            level=level, to=audience, recipients=len(recipients),
+        )
+        transaction.on_commit(lambda: _email_escalation(item, recipients, audience))
+        transaction.on_commit(lambda: live.publish_item(item, "escalated"))
+    return True
+
+
+def _escalation_recipients(item: QueueItem, audience: str) -> list[User]:
+    from schools.models import Membership
+
+    if audience == "school_administrators":
+        members = Membership.objects.filter(school=item.queue.school, role=Role.ADMINISTRATOR)
+    else:
+        members = Membership.objects.filter(
+            school__district=item.queue.school.district, role=Role.DISTRICT_ADMIN
+        )
+    return list(User.objects.filter(pk__in=members.values("user_id"), is_active=True))
+
+
+def _email_escalation(item: QueueItem, recipients: list[User], audience: str) -> None:
+    from django.conf import settings
+    from django.core.mail import send_mail
+
+    emails = [u.email for u in recipients if u.email]
+    if not emails:
+        return
+    try:
+        send_mail(
+            subject=f"[{item.queue.school.code}] Not acknowledged: {item.get_route_display()}",
+            message=(
+                f"An incident in the {item.get_route_display()} queue at "
+                f"{item.queue.school.name} has not been acknowledged in time.\n"
+                f"{settings.SITE_URL}/queues/items/{item.pk}/\n"
+            ),
+            from_email=None,
+            recipient_list=emails,
+        )
+    except Exception:
+        logger.exception("escalation email for queue item %s failed", item.pk)
+
+
+# --- Responder queues: claim, acknowledge, note, hand off, resolve ---------------------------
+#
+# Each action locks the item, checks who may act (selectors.queue_item_for: 404 for people who
+# cannot see it, 403 for its reporter), checks the state machine (queued -> claimed ->
+# acknowledged -> resolved, or handed_off; the last two are final), records a timeline event
+# with its actor and publishes a live update after commit.
+
+NOTE_MAX_LENGTH = 5_000
+SUMMARY_MAX_LENGTH = 2_000
+HANDOFF_REASON_MAX_LENGTH = 2_000
+_OPEN_STATES = (ItemState.QUEUED, ItemState.CLAIMED, ItemState.ACKNOWLEDGED)
+_FINAL_STATES = (ItemState.RESOLVED, ItemState.HANDED_OFF)
+
+
+class QueueItemConflict(Exception):
+    """The item's state or owner does not allow the action (HTTP 409); says which state."""
+
+    def __init__(self, message: str, *, state: str, owner: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.state = state
+        self.owner = owner
+
+
+def _person(user: User) -> str:
+    full = user.get_full_name()
+    return f"{full} ({user.username})" if full else user.username
+
+
+def _queue_item_locked(user: User, item_id: int) -> QueueItem:
+    from .selectors import queue_item_for
+
+    return queue_item_for(user, item_id, for_update=True)
+
+
+def _ensure_open(item: QueueItem) -> None:
+    if item.state in _FINAL_STATES:
+        raise QueueItemConflict(
+            f"This item is already {item.get_state_display().lower()}: nothing more can be "
+            "done to it.",
+            state=item.state,
+        )
+
+
+def _ensure_mine_or_unowned(item: QueueItem, user: User, verb: str) -> None:
+    if item.owner_id is not None and item.owner_id != user.pk:
+        raise QueueItemConflict(
+            f"{_person(item.owner)} has claimed this item: only they can {verb} it.",
+            state=item.state,
+            owner=item.owner.username,
+        )
+
+
+def _publish_after_commit(item: QueueItem, event: str) -> None:
+    from . import live
+
+    transaction.on_commit(lambda: live.publish_item(item, event))
+
+
+def _incident_status_refresh(incident_id: int) -> None:
+    """The incident's status follows its open (non-notification) items."""
+    incident = Incident.objects.select_for_update().only("pk", "status").get(pk=incident_id)
+    states = set(
+        QueueItem.objects.filter(incident_id=incident_id, state__in=_OPEN_STATES)
+        .exclude(origin=ItemOrigin.NOTIFY)
+        .values_list("state", flat=True)
+    )
+    if not states:
+        status = Status.RESOLVED
+    elif ItemState.ACKNOWLEDGED in states:
+        status = Status.ACKNOWLEDGED
+    else:
+        status = Status.ROUTED
+    if incident.status != status:
+        Incident.objects.filter(pk=incident_id).update(status=status)
+
+
+def queue_item_claim(*, user: User, item_id: int) -> QueueItem:
+    """Take an item: one owner at a time. Claiming your own item again changes nothing."""
+    with transaction.atomic():
+        item = _queue_item_locked(user, item_id)
+        _ensure_open(item)
+        if item.owner_id == user.pk:
+            return item
+        if item.owner_id is not None:
+            raise QueueItemConflict(
+                f"{_person(item.owner)} has already claimed this item.",
+                state=item.state,
+                owner=item.owner.username,
+            )
+        item.owner = user
+        item.claimed_at = timezone.now()
+        item.state = ItemState.CLAIMED
+        item.save(update_fields=["owner", "claimed_at", "state"])
+        timeline_record(
+            incident=item.incident,
+            kind=EventKind.CLAIMED,
+            actor=user,
+            item=item.pk,
+            route=item.route,
+        )
+        _publish_after_commit(item, "claimed")
+    return item
+
+
+def queue_item_acknowledge(*, user: User, item_id: int) -> QueueItem:
+    """Say you are on it (stops the escalation clock). Acknowledging an unowned item claims it."""
+    with transaction.atomic():
+        item = _queue_item_locked(user, item_id)
+        _ensure_open(item)
+        _ensure_mine_or_unowned(item, user, "acknowledge")
+        if item.state == ItemState.ACKNOWLEDGED:
+            return item
+        now = timezone.now()
+        claimed_now = item.owner_id is None
+        if claimed_now:
+            item.owner = user
+            item.claimed_at = now
+        item.state = ItemState.ACKNOWLEDGED
+        item.acknowledged_at = now
+        item.save(update_fields=["owner", "claimed_at", "state", "acknowledged_at"])
+        timeline_record(
+            incident=item.incident,
+            kind=EventKind.ACKNOWLEDGED,
+            actor=user,
+            item=item.pk,
+            route=item.route,
+            claimed=claimed_now,
+        )
+        _incident_status_refresh(item.incident_id)
+        _publish_after_commit(item, "acknowledged")
+    return item
+
+
+def queue_item_note(*, user: User, item_id: int, text: str) -> TimelineEvent:
+    """A private note on the incident's timeline: responders see it, the reporter does not."""
+    if not text or not text.strip():
+        raise ValidationError({"text": ["Write the note before saving it."]})
+    if len(text) > NOTE_MAX_LENGTH:
+        raise ValidationError(
+            {"text": [f"Keep a note under {NOTE_MAX_LENGTH:,} characters ({len(text):,} now)."]}
+        )
+    with transaction.atomic():
+        item = _queue_item_locked(user, item_id)
+        _ensure_open(item)
+        event = timeline_record(
+            incident=item.incident,
+            kind=EventKind.NOTE,
+            actor=user,
+            private=True,
+            item=item.pk,
+            route=item.route,
+            text=text,
+        )
+        _publish_after_commit(item, "note")
+    return event
+
+
+def queue_item_handoff(
+    *, user: User, item_id: int, route: str, reason: str
+) -> tuple[QueueItem, QueueItem]:
+    """Close the item as handed off and open one in another route's queue of the same school.
+
+    Returns (the closed item, the new item). The timeline records the override and its
+    direction, e.g. "sro -> counselor", with the reason.
+    """
+    errors: dict[str, list[str]] = {}
+    if route not in Route.values:
+        errors["route"] = [f'"{route}" is not a route; choose one of: {", ".join(Route.values)}.']
+    if not reason or not reason.strip():
+        errors["reason"] = ["Say why you are handing this off."]
+    elif len(reason) > HANDOFF_REASON_MAX_LENGTH:
+        errors["reason"] = [f"Keep the reason under {HANDOFF_REASON_MAX_LENGTH:,} characters."]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        item = _queue_item_locked(user, item_id)
+        _ensure_open(item)
+        _ensure_mine_or_unowned(item, user, "hand off")
+        if route == item.route:
+            raise ValidationError(
+                {
+                    "route": [
+                        f"This item is already in the {item.get_route_display()} queue; "
+                        "choose another route."
+                    ]
+                }
+            )
+        now = timezone.now()
+        new_item = _queue_item_create(item.incident, route, ItemOrigin.HANDOFF, now)
+        item.state = ItemState.HANDED_OFF
+        item.closed_at = now
+        item.handed_off_to = new_item
+        item.save(update_fields=["state", "closed_at", "handed_off_to"])
+        timeline_record(
+            incident=item.incident,
+            kind=EventKind.HANDED_OFF,
+            actor=user,
+            item=item.pk,
+            new_item=new_item.pk,
+            override=True,
+            direction=f"{item.route} -> {route}",
+            **{"from": item.route, "to": route, "reason": reason},
+        )
+        _incident_status_refresh(item.incident_id)
+        _publish_after_commit(item, "handed_off")
+        _publish_after_commit(new_item, "arrived")
+        transaction.on_commit(
+            lambda: queue_item_deliver_later(item_id=new_item.pk, route=new_item.route)
+        )
+    return item, new_item
+
+
+def queue_item_resolve(*, user: User, item_id: int, outcome: str, summary: str = "") -> QueueItem:
+    """Close the item with an outcome; the summary is shown to the reporter.
+
+    When the incident has no open (non-notification) item left, it is resolved.
+    """
+    errors: dict[str, list[str]] = {}
+    if outcome not in Outcome.values:
+        errors["outcome"] = [
+            f'"{outcome}" is not an outcome; choose one of: {", ".join(Outcome.values)}.'
+        ]
+    summary = (summary or "").strip()
+    if len(summary) > SUMMARY_MAX_LENGTH:
+        errors["summary"] = [
+            f"Keep the summary under {SUMMARY_MAX_LENGTH:,} characters ({len(summary):,} now)."
+        ]
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        item = _queue_item_locked(user, item_id)
+        _ensure_open(item)
+        _ensure_mine_or_unowned(item, user, "resolve")
+        now = timezone.now()
+        if item.owner_id is None:
+            item.owner = user
+            item.claimed_at = now
+        item.state = ItemState.RESOLVED
+        item.outcome = outcome
+        item.summary = summary
+        item.closed_at = now
+        item.save(update_fields=["owner", "claimed_at", "state", "outcome", "summary", "closed_at"])
+        timeline_record(
+            incident=item.incident,
+            kind=EventKind.RESOLVED,
+            actor=user,
+            item=item.pk,
+            route=item.route,
+            outcome=outcome,
+            summary=summary,
+        )
+        _incident_status_refresh(item.incident_id)
+        _publish_after_commit(item, "resolved")
+    return item
+
+
+def access_record(
+    *, user: User, incident: Incident, action: str, queue_item: QueueItem | None = None
+) -> AccessLogEntry | None:
+    """Log that someone other than the reporter opened this incident (or one of its items)."""
+    if incident.filed_by_id == user.pk:
+        return None
+    return AccessLogEntry.objects.create(
+        user=user, incident=incident, queue_item=queue_item, action=action
+    )

@@ -1,0 +1,44 @@
+"""Celery tasks: take ids, load the row, call one service, return. No business rules here."""
+
+import logging
+
+from celery import shared_task
+from django.db import DatabaseError
+
+from . import services
+
+logger = logging.getLogger(__name__)
+
+RETRY = {
+    "autoretry_for": (DatabaseError,),
+    "retry_backoff": 2,
+    "retry_backoff_max": 60,
+    "retry_jitter": True,
+    "max_retries": 20,
+}
+
+
+@shared_task(name="incidents.tasks.incident_route_task", time_limit=30, soft_time_limit=20, **RETRY)
+def incident_route_task(incident_id: int) -> None:
+    services.incident_route(incident_id=incident_id)
+
+
+@shared_task(name="incidents.tasks.deliver_task", time_limit=30, soft_time_limit=20, **RETRY)
+def deliver_task(item_id: int) -> None:
+    services.queue_item_deliver(item_id=item_id)
+
+
+@shared_task(name="incidents.tasks.sweep_unrouted", time_limit=60, soft_time_limit=50)
+def sweep_unrouted() -> int:
+    return services.incidents_resend_unrouted()
+
+
+@shared_task(name="incidents.tasks.escalate_overdue", time_limit=60, soft_time_limit=50)
+def escalate_overdue() -> int:
+    return services.queue_items_escalate_overdue()
+
+
+@shared_task(name="incidents.tasks.webhook_task", time_limit=30, soft_time_limit=20,
+             autoretry_for=(Exception,), retry_backoff=5, retry_backoff_max=600, max_retries=8)
+def webhook_task(item_id: int, event: str) -> None:
+    services.queue_item_webhook(item_id=item_id, event=event)

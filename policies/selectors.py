@@ -1,0 +1,51 @@
+"""Reads of rule sets, scoped to the district admin's district, and the compiled-policy cache."""
+
+from functools import lru_cache
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+
+from schools.models import District, User
+from schools.selectors import districts_administered
+
+from . import engine
+from .models import RuleSet, RuleSetStatus
+
+
+def district_for_admin(user: User) -> District:
+    """The district a district admin acts on; everyone else is refused."""
+    districts = districts_administered(user)
+    if not districts:
+        raise PermissionDenied("Only district admins may manage routing rules.")
+    return districts[0]
+
+
+def rulesets_for(user: User) -> QuerySet[RuleSet]:
+    district = district_for_admin(user)
+    return RuleSet.objects.filter(district=district).select_related(
+        "created_by", "published_by"
+    )
+
+
+def ruleset_get(*, user: User, version: int) -> RuleSet:
+    return rulesets_for(user).get(version=version)
+
+
+def ruleset_published(district: District | int) -> RuleSet | None:
+    district_id = district if isinstance(district, int) else district.pk
+    return RuleSet.objects.filter(district_id=district_id, status=RuleSetStatus.PUBLISHED).first()
+
+
+@lru_cache(maxsize=256)
+def _compiled(ruleset_id: int, updated_at_iso: str) -> engine.CompiledPolicy:
+    ruleset = RuleSet.objects.get(pk=ruleset_id)
+    return engine.compile_ruleset(ruleset.spec())
+
+
+def compiled_policy(ruleset: RuleSet) -> engine.CompiledPolicy:
+    """Compiled once per version (and per edit of a draft), then reused from memory."""
+    return _compiled(ruleset.pk, ruleset.updated_at.isoformat())
+
+
+def compile_spec(spec: dict) -> engine.CompiledPolicy:
+    return engine.compile_ruleset(spec)

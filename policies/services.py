@@ -1,0 +1,130 @@
+"""Writes of rule sets: drafts, edits, publishing and rollback. One transaction each."""
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from schools.models import District, User
+
+from . import engine
+from .defaults import default_policy
+from .models import PublishEvent, RuleSet, RuleSetStatus
+from .selectors import district_for_admin
+
+
+class RulesetInvalid(Exception):
+    def __init__(self, errors: list[engine.Problem]):
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors))
+
+
+class RulesetConflict(Exception):
+    """The action does not fit the version's state (e.g. editing a published version)."""
+
+
+def _next_version(district: District) -> int:
+    current = RuleSet.objects.filter(district=district).aggregate(v=Max("version"))["v"]
+    return (current or 0) + 1
+
+
+def ruleset_ensure_default(*, district: District, by: User | None = None) -> RuleSet:
+    """Publish the default policy as version 1 for a district that has no rule set yet."""
+    with transaction.atomic():
+        District.objects.select_for_update().get(pk=district.pk)
+        existing = RuleSet.objects.filter(district=district).order_by("version").first()
+        if existing is not None:
+            return existing
+        spec = engine.normalize_ruleset(default_policy())
+        return RuleSet.objects.create(
+            district=district,
+            version=1,
+            status=RuleSetStatus.PUBLISHED,
+            rules=spec["rules"],
+            default_route=spec["default_route"],
+            guardrails=spec["guardrails"],
+            note="Default policy (DOMAIN.md)",
+            created_by=by,
+            published_by=by,
+            published_at=timezone.now(),
+        )
+
+
+def ruleset_create_draft(*, user: User, based_on: int | None = None) -> RuleSet:
+    district = district_for_admin(user)
+    with transaction.atomic():
+        District.objects.select_for_update().get(pk=district.pk)
+        if based_on is None:
+            source = RuleSet.objects.filter(
+                district=district, status=RuleSetStatus.PUBLISHED
+            ).first()
+            spec = source.spec() if source else engine.normalize_ruleset(default_policy())
+            based_version = source.version if source else None
+        else:
+            source = RuleSet.objects.filter(district=district, version=based_on).first()
+            if source is None:
+                raise RuleSet.DoesNotExist(f"version {based_on} does not exist")
+            spec, based_version = source.spec(), source.version
+        return RuleSet.objects.create(
+            district=district,
+            version=_next_version(district),
+            status=RuleSetStatus.DRAFT,
+            rules=spec["rules"],
+            default_route=spec["default_route"],
+            guardrails=spec["guardrails"],
+            based_on=based_version,
+            created_by=user,
+        )
+
+
+def ruleset_update(
+    *, user: User, version: int, spec: dict
+) -> tuple[RuleSet, list[engine.Problem]]:
+    """Replace a draft's rules. Refuses invalid specs (nothing is saved); returns lint warnings."""
+    district = district_for_admin(user)
+    with transaction.atomic():
+        ruleset = RuleSet.objects.select_for_update().get(district=district, version=version)
+        if ruleset.status != RuleSetStatus.DRAFT:
+            raise RulesetConflict(
+                f"version {version} is {ruleset.status}: only drafts can be edited; "
+                "create a draft based on it instead"
+            )
+        result = engine.validate_ruleset(spec)
+        if result.errors:
+            raise RulesetInvalid(result.errors)
+        normal = engine.normalize_ruleset(spec)
+        ruleset.rules = normal["rules"]
+        ruleset.default_route = normal["default_route"]
+        ruleset.guardrails = normal["guardrails"]
+        ruleset.save(update_fields=["rules", "default_route", "guardrails", "updated_at"])
+    return ruleset, result.warnings
+
+
+def ruleset_publish(*, user: User, version: int) -> RuleSet:
+    """Make a draft (or, as a rollback, an archived version) the district's active policy."""
+    district = district_for_admin(user)
+    with transaction.atomic():
+        District.objects.select_for_update().get(pk=district.pk)
+        ruleset = RuleSet.objects.get(district=district, version=version)
+        if ruleset.status == RuleSetStatus.PUBLISHED:
+            raise RulesetConflict(f"version {version} is already published")
+        result = engine.validate_ruleset(ruleset.spec())
+        if result.errors:
+            raise RulesetInvalid(result.errors)
+        current = RuleSet.objects.filter(
+            district=district, status=RuleSetStatus.PUBLISHED
+        ).first()
+        if current is not None:
+            current.status = RuleSetStatus.ARCHIVED
+            current.save(update_fields=["status", "updated_at"])
+        rollback = ruleset.status == RuleSetStatus.ARCHIVED
+        ruleset.status = RuleSetStatus.PUBLISHED
+        ruleset.published_by = user
+        ruleset.published_at = timezone.now()
+        ruleset.save(update_fields=["status", "published_by", "published_at", "updated_at"])
+        PublishEvent.objects.create(
+            ruleset=ruleset,
+            published_by=user,
+            replaced_version=current.version if current else None,
+            rollback=rollback,
+        )
+    return ruleset

@@ -1,0 +1,219 @@
+"""Routing an incident: facts from the roster, the published version, one decision and item."""
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from incidents import services
+from incidents.facts import incident_facts
+from incidents.models import Incident, QueueItem
+from policies.services import ruleset_ensure_default
+from schools.models import Role
+from tests.conftest import api_client_for
+from tests.factories import StudentFactory, user_with_role
+
+DENVER = ZoneInfo("America/Denver")
+
+
+@pytest.fixture
+def teacher(school):
+    ruleset_ensure_default(district=school.district)
+    return user_with_role(Role.TEACHER, school, username="t")
+
+
+def file(teacher, school, students=(), **answers):
+    answers.setdefault("category", "physical_aggression")
+    answers.setdefault("narrative", "what happened")
+    incident, _ = services.incident_file(
+        reporter=teacher, school=school, students=list(students), **answers
+    )
+    return incident
+
+
+def test_douglas_county_facts_route_to_the_counselor_never_the_sro(teacher, school):
+    jordan = StudentFactory(
+        school=school,
+        student_id="WAS9001",
+        birth_date=date.today() - timedelta(days=11 * 366),
+        iep=True,
+        bip=True,
+    )
+    incident = file(
+        teacher,
+        school,
+        students=[services.InvolvedStudent(role="subject", student=jordan)],
+        narrative="He poked a classmate with a pencil and is calming down with Dr. Reyes.",
+        weapon="object_used_as_weapon",
+        student_state="calming_down",
+        with_now="school_psychologist",
+    )
+    routed = services.incident_route(incident_id=incident.pk)
+    assert routed.route == "counselor"
+    assert routed.rule_id == "calming-with-clinician"
+    assert routed.facts["any_iep"] is True and routed.facts["any_bip"] is True
+    assert routed.facts["youngest_subject_age"] == 11
+    assert list(QueueItem.objects.values_list("route", "origin")) == [("counselor", "routing")]
+    body = api_client_for(teacher).get(f"/api/incidents/{incident.pk}/").json()
+    assert body["status"] == "routed"
+    assert body["routing"]["route"] == "counselor"
+    assert body["routing"]["rule"] == {
+        "id": "calming-with-clinician",
+        "name": routed.rule_name,
+    }
+    assert body["routing"]["ruleset_version"] == 1
+    assert body["routing"]["reasons"] == [
+        {"fact": "student_state", "value": "calming_down"},
+        {"fact": "with_now", "value": "school_psychologist"},
+    ]
+
+
+def test_firearm_goes_to_the_sro_with_the_administrator_notified(teacher, school):
+    incident = file(teacher, school, category="weapon", weapon="firearm")
+    routed = services.incident_route(incident_id=incident.pk)
+    assert routed.route == "sro"
+    items = QueueItem.objects.order_by("urgency")
+    assert [(i.route, i.origin, i.urgency) for i in items] == [
+        ("sro", "routing", 0),
+        ("administrator", "notify", 3),
+    ]
+    assert items[0].ack_deadline == routed.routed_at + timedelta(minutes=2)
+    assert items[1].ack_deadline is None
+    kinds = list(routed.timeline.values_list("kind", flat=True))
+    assert kinds == ["filed", "routed", "queued", "notified"]
+
+
+def test_routing_twice_makes_one_decision_and_one_item(teacher, school):
+    incident = file(teacher, school, category="emotional_crisis")
+    first = services.incident_route(incident_id=incident.pk)
+    second = services.incident_route(incident_id=incident.pk)
+    assert first.routed_at == second.routed_at
+    assert QueueItem.objects.count() == 1
+    assert incident.timeline.filter(kind="routed").count() == 1
+
+
+def test_the_incident_records_the_version_that_routed_it(teacher, school):
+    from policies.services import ruleset_create_draft, ruleset_publish, ruleset_update
+
+    admin = user_with_role(Role.DISTRICT_ADMIN, school, username="da")
+    draft = ruleset_create_draft(user=admin)
+    spec = draft.spec()
+    spec["default_route"] = "counselor"
+    spec["rules"] = []
+    ruleset_update(user=admin, version=draft.version, spec=spec)
+    old = file(teacher, school, category="other")
+    services.incident_route(incident_id=old.pk)
+    ruleset_publish(user=admin, version=draft.version)
+    new = file(teacher, school, category="other")
+    services.incident_route(incident_id=new.pk)
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert (old.ruleset_version, old.route) == (1, "administrator")
+    assert (new.ruleset_version, new.route, new.rule_id) == (2, "counselor", "")
+
+
+def test_facts_from_the_roster_time_and_history(teacher, school):
+    school.district.timezone = "America/Denver"
+    school.district.save()
+    kid = StudentFactory(school=school, birth_date=date(2014, 6, 1), section_504=True)
+    witness = StudentFactory(school=school, iep=True)
+    earlier = file(
+        teacher,
+        school,
+        occurred_at=datetime(2026, 9, 2, 10, 0, tzinfo=DENVER),
+        students=[services.InvolvedStudent(role="subject", student=kid)],
+    )
+    last_year = file(
+        teacher,
+        school,
+        occurred_at=datetime(2026, 5, 2, 10, 0, tzinfo=DENVER),
+        students=[services.InvolvedStudent(role="subject", student=kid)],
+    )
+    incident = file(
+        teacher,
+        school,
+        occurred_at=datetime(2026, 10, 7, 17, 30, tzinfo=DENVER),
+        students=[
+            services.InvolvedStudent(role="subject", student=kid),
+            services.InvolvedStudent(role="witness", student=witness),
+            services.InvolvedStudent(role="subject", name="Visitor", age=9),
+        ],
+    )
+    facts = incident_facts(incident)
+    assert facts == {
+        "category": "physical_aggression",
+        "location": "other",
+        "weapon": "none",
+        "injury": "none",
+        "threat": "none",
+        "danger_now": "none",
+        "student_state": "calm",
+        "with_now": "nobody",
+        "any_iep": True,
+        "any_504": True,
+        "any_bip": False,
+        "any_disability": True,
+        "youngest_subject_age": 9,
+        "school_grade_low": 6,
+        "school_grade_high": 8,
+        "subject_prior_incidents": 1,
+        "hour_of_day": 17,
+        "within_school_hours": False,
+        "student_count": 3,
+    }
+    assert earlier.pk and last_year.pk
+
+
+def test_unrouted_incidents_are_sent_again_by_the_sweep(teacher, school, monkeypatch):
+    incident = file(teacher, school)
+    Incident.objects.filter(pk=incident.pk).update(filed_at=timezone.now() - timedelta(minutes=1))
+    sent = []
+    monkeypatch.setattr(
+        services, "incident_dispatch", lambda *, incident_id: sent.append(incident_id) or True
+    )
+    assert services.incidents_resend_unrouted() == 1
+    assert sent == [incident.pk]
+    # Not again right away: it was just sent.
+    assert services.incidents_resend_unrouted() == 0
+    services.incident_route(incident_id=incident.pk)
+    Incident.objects.filter(pk=incident.pk).update(
+        last_dispatch_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert services.incidents_resend_unrouted() == 0
+
+
+def test_filing_sends_the_routing_task_after_commit(
+    teacher, school, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent = []
+    from incidents import tasks
+
+    monkeypatch.setattr(
+        tasks.incident_route_task, "apply_async", lambda args, **kw: sent.append(args)
+    )
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        incident = file(teacher, school)
+        assert sent == []
+    for callback in callbacks:
+        callback()
+    assert sent == [[incident.pk]]
+
+
+def test_a_broker_outage_does_not_fail_the_filing(
+    teacher, school, monkeypatch, django_capture_on_commit_callbacks
+):
+    from incidents import tasks
+
+    def down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.incident_route_task, "apply_async", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client_for(teacher).post(
+            "/api/incidents/",
+            {"school": school.code, "category": "theft", "narrative": "x"},
+            format="json",
+        )
+    assert response.status_code == 201
+    assert Incident.objects.get().route is None
