@@ -81,6 +81,10 @@ class RuleSetPreviewApi(APIView):
         )
         decision = policy_selectors.compiled_policy(ruleset).decide(facts)
         return Response(
-            {"ruleset_version": ruleset.version, "status": ruleset.status, "facts": facts,
-             "decision": decision.as_dict()}
+            {
+                "ruleset_version": ruleset.version,
+                "status": ruleset.status,
+                "facts": facts,
+                "decision": decision.as_dict(),
+            }
         )

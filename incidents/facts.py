@@ -30,9 +30,7 @@ def school_year_start(day: date) -> date:
 
 
 def incident_facts(incident: Incident) -> dict:
-    involvements = list(
-        IncidentStudent.objects.filter(incident=incident).select_related("student")
-    )
+    involvements = list(IncidentStudent.objects.filter(incident=incident).select_related("student"))
     return build_facts(
         school=incident.school,
         occurred_at=incident.occurred_at,

@@ -18,8 +18,14 @@ CHANNEL = "triage:queue:{}"
 
 def _payload(item, event: str) -> dict:
     # Ids, route and state only: the page fetches what the viewer may see.
-    return {"event": event, "item": item.pk, "queue": item.queue_id, "incident": item.incident_id,
-            "route": item.route, "state": item.state}
+    return {
+        "event": event,
+        "item": item.pk,
+        "queue": item.queue_id,
+        "incident": item.incident_id,
+        "route": item.route,
+        "state": item.state,
+    }
 
 
 def _redis():

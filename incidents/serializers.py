@@ -65,8 +65,12 @@ class InvolvedStudentInSerializer(serializers.Serializer):
             )
         if not has_id and not has_name:
             raise serializers.ValidationError(
-                {"student_id": ["Give a roster student_id, or a name (and age) for someone "
-                                "not on the roster."]}
+                {
+                    "student_id": [
+                        "Give a roster student_id, or a name (and age) for someone "
+                        "not on the roster."
+                    ]
+                }
             )
         return attrs
 
@@ -98,7 +102,10 @@ class IncidentInSerializer(serializers.Serializer):
     with_now = choice_field(WithNow, default=WithNow.NOBODY)
     students = InvolvedStudentInSerializer(many=True, required=False, default=list)
     idempotency_key = StrictCharField(
-        required=False, max_length=64, allow_blank=True, default="",
+        required=False,
+        max_length=64,
+        allow_blank=True,
+        default="",
         help_text="Optional; the same key from the same person files one incident "
         "(also accepted as the Idempotency-Key header).",
     )
@@ -136,7 +143,9 @@ class IncidentInSerializer(serializers.Serializer):
         return value
 
     def validate_school(self, value: str) -> School:
-        school = School.objects.select_related("district").filter(code__iexact=value.strip()).first()
+        school = (
+            School.objects.select_related("district").filter(code__iexact=value.strip()).first()
+        )
         if school is None:
             raise serializers.ValidationError(f'Unknown school code "{value}".')
         return school
@@ -186,9 +195,7 @@ def resolve_students(school: School, entries: list[dict]) -> list[InvolvedStuden
             name = entry["name"].strip()
             if not name:
                 error["name"] = ["Give the person's name."]
-            resolved.append(
-                InvolvedStudent(role=entry["role"], name=name, age=entry.get("age"))
-            )
+            resolved.append(InvolvedStudent(role=entry["role"], name=name, age=entry.get("age")))
         errors.append(error)
     if any(errors):
         raise serializers.ValidationError({"students": errors})
@@ -226,9 +233,24 @@ class IncidentOutSerializer(serializers.ModelSerializer):
     class Meta:
         model = Incident
         fields = [
-            "id", "status", "school", "filed_by", "filed_at", "occurred_at", "location",
-            "category", "narrative", "weapon", "injury", "threat", "threat_words", "danger_now",
-            "student_state", "with_now", "students", "routing",
+            "id",
+            "status",
+            "school",
+            "filed_by",
+            "filed_at",
+            "occurred_at",
+            "location",
+            "category",
+            "narrative",
+            "weapon",
+            "injury",
+            "threat",
+            "threat_words",
+            "danger_now",
+            "student_state",
+            "with_now",
+            "students",
+            "routing",
         ]
 
     @extend_schema_field(RoutingSerializer(allow_null=True))

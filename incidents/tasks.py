@@ -30,7 +30,8 @@ def deliver_task(item_id: int) -> None:
 
 @shared_task(name="incidents.tasks.sweep_unrouted", time_limit=60, soft_time_limit=50)
 def sweep_unrouted() -> int:
-    return services.incidents_resend_unrouted()
+    services.live_events_prune()
+    return services.incidents_resend_unrouted() + services.queue_items_resend_undelivered()
 
 
 @shared_task(name="incidents.tasks.escalate_overdue", time_limit=60, soft_time_limit=50)
@@ -38,7 +39,14 @@ def escalate_overdue() -> int:
     return services.queue_items_escalate_overdue()
 
 
-@shared_task(name="incidents.tasks.webhook_task", time_limit=30, soft_time_limit=20,
-             autoretry_for=(Exception,), retry_backoff=5, retry_backoff_max=600, max_retries=8)
+@shared_task(
+    name="incidents.tasks.webhook_task",
+    time_limit=30,
+    soft_time_limit=20,
+    autoretry_for=(Exception,),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    max_retries=8,
+)
 def webhook_task(item_id: int, event: str) -> None:
     services.queue_item_webhook(item_id=item_id, event=event)

@@ -9,7 +9,5 @@ router.register("incidents", IncidentViewSet, basename="incident")
 urlpatterns = [
     *router.urls,
     *queue_api_urlpatterns,
-    path(
-        "rulesets/<int:version>/preview/", RuleSetPreviewApi.as_view(), name="ruleset-preview"
-    ),
+    path("rulesets/<int:version>/preview/", RuleSetPreviewApi.as_view(), name="ruleset-preview"),
 ]

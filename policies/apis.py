@@ -12,10 +12,17 @@ from .models import RuleSet
 from .registry import registry_as_data
 from .serializers import RuleSetCreateSerializer, RuleSetSerializer, RuleSetWriteSerializer
 
-
 READ_ONLY_FIELDS = frozenset(
-    {"version", "status", "based_on", "created_by", "created_at", "published_by",
-     "published_at", "warnings"}
+    {
+        "version",
+        "status",
+        "based_on",
+        "created_by",
+        "created_at",
+        "published_by",
+        "published_at",
+        "warnings",
+    }
 )
 
 
@@ -107,8 +114,10 @@ class RuleSetValidateApi(APIView):
         _get(request.user, version)
         result = engine.validate_ruleset(request.data)
         return Response(
-            {"errors": problems_as_data(result.errors),
-             "warnings": problems_as_data(result.warnings)}
+            {
+                "errors": problems_as_data(result.errors),
+                "warnings": problems_as_data(result.warnings),
+            }
         )
 
 

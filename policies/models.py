@@ -78,3 +78,6 @@ class PublishEvent(models.Model):
 
     class Meta:
         ordering = ["-published_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"v{self.ruleset.version} published by {self.published_by}"

@@ -22,9 +22,7 @@ def district_for_admin(user: User) -> District:
 
 def rulesets_for(user: User) -> QuerySet[RuleSet]:
     district = district_for_admin(user)
-    return RuleSet.objects.filter(district=district).select_related(
-        "created_by", "published_by"
-    )
+    return RuleSet.objects.filter(district=district).select_related("created_by", "published_by")
 
 
 def ruleset_get(*, user: User, version: int) -> RuleSet:

@@ -23,14 +23,24 @@ class RuleSetSerializer(serializers.ModelSerializer):
     class Meta:
         model = RuleSet
         fields = [
-            "version", "status", "rules", "default_route", "guardrails", "based_on",
-            "created_by", "created_at", "published_by", "published_at",
+            "version",
+            "status",
+            "rules",
+            "default_route",
+            "guardrails",
+            "based_on",
+            "created_by",
+            "created_at",
+            "published_by",
+            "published_at",
         ]
 
 
 class RuleSetCreateSerializer(serializers.Serializer):
     based_on = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1,
+        required=False,
+        allow_null=True,
+        min_value=1,
         help_text="The version to copy; defaults to the published one.",
     )
 

@@ -76,9 +76,7 @@ def ruleset_create_draft(*, user: User, based_on: int | None = None) -> RuleSet:
         )
 
 
-def ruleset_update(
-    *, user: User, version: int, spec: dict
-) -> tuple[RuleSet, list[engine.Problem]]:
+def ruleset_update(*, user: User, version: int, spec: dict) -> tuple[RuleSet, list[engine.Problem]]:
     """Replace a draft's rules. Refuses invalid specs (nothing is saved); returns lint warnings."""
     district = district_for_admin(user)
     with transaction.atomic():
@@ -110,9 +108,7 @@ def ruleset_publish(*, user: User, version: int) -> RuleSet:
         result = engine.validate_ruleset(ruleset.spec())
         if result.errors:
             raise RulesetInvalid(result.errors)
-        current = RuleSet.objects.filter(
-            district=district, status=RuleSetStatus.PUBLISHED
-        ).first()
+        current = RuleSet.objects.filter(district=district, status=RuleSetStatus.PUBLISHED).first()
         if current is not None:
             current.status = RuleSetStatus.ARCHIVED
             current.save(update_fields=["status", "updated_at"])

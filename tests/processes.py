@@ -181,3 +181,78 @@ def broker_for_tests() -> tuple[str, RedisServer | None]:
     server = RedisServer()
     server.start()
     return server.url, server
+
+
+class Beat:
+    """A real `celery -A triage beat` process with its schedule file in a temp folder."""
+
+    def __init__(self, broker_url: str, folder: Path, **env: str) -> None:
+        self.log_path = folder / "beat.log"
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "triage",
+                "beat",
+                "--loglevel=INFO",
+                f"--schedule={folder / 'beat-schedule'}",
+            ],
+            cwd=ROOT,
+            env=subprocess_env(broker_url, **env),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self._log.close()
+
+
+@contextmanager
+def app_using_broker(url: str):
+    """Point this process's Celery app (used by services to send tasks) at another broker."""
+    from triage.celery import app
+
+    def reset() -> None:
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app._pool = None
+        app.__dict__.get("amqp") and setattr(app.amqp, "_producer_pool", None)
+
+    saved = app.conf.broker_url
+    saved_options = dict(app.conf.broker_transport_options or {})
+    redis_options = saved_options or {  # the embedded default broker has none: use Redis's
+        "max_retries": 1,
+        "interval_start": 0,
+        "interval_step": 0.2,
+        "interval_max": 0.2,
+    }
+    reset()
+    app.conf.broker_url = url
+    app.conf.broker_transport_options = {**redis_options, "visibility_timeout": 10}
+    try:
+        yield app
+    finally:
+        reset()
+        app.conf.broker_url = saved
+        app.conf.broker_transport_options = saved_options
+
+
+def wait_until(predicate, timeout: float, interval: float = 0.25, message: str = "") -> float:
+    """Poll until predicate() is true; returns the seconds it took."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(interval)
+    raise TimeoutError(message or f"condition not met within {timeout}s")

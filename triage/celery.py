@@ -49,17 +49,33 @@ app.conf.update(
     task_serializer="json",
     accept_content=["json"],
     broker_connection_retry_on_startup=True,
-    # Redis redelivers an unacknowledged message (a worker died) after this many seconds.
     broker_transport_options=(
-        {"visibility_timeout": 300} if settings.BROKER_IS_REDIS else {}
+        {
+            # Redis hands a message whose worker died to another worker after this long.
+            "visibility_timeout": settings.CELERY_VISIBILITY_TIMEOUT,
+            # Sending gives up quickly when Redis is down: the request that filed the
+            # incident must not wait, and the beat sweep re-sends from the database.
+            "max_retries": 1,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.2,
+        }
+        if settings.BROKER_IS_REDIS
+        else {}
     ),
     worker_send_task_events=False,
     timezone=settings.TIME_ZONE,
     enable_utc=True,
     beat_schedule={
         # The incident row is its own outbox: anything still unrouted is sent again.
-        "resend-unrouted": {"task": "incidents.tasks.sweep_unrouted", "schedule": 10.0},
-        "escalate-overdue": {"task": "incidents.tasks.escalate_overdue", "schedule": 10.0},
+        "resend-unrouted": {
+            "task": "incidents.tasks.sweep_unrouted",
+            "schedule": settings.SWEEP_SECONDS,
+        },
+        "escalate-overdue": {
+            "task": "incidents.tasks.escalate_overdue",
+            "schedule": settings.SWEEP_SECONDS,
+        },
     },
 )
 app.autodiscover_tasks()

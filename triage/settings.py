@@ -6,6 +6,7 @@ DJANGO_SECURE_SSL=1 (see README).
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -102,6 +103,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # A file, not memory, so worker processes started by integration tests see the data.
+    # One file per test run (parallel runs must not share it).
+    DATABASES["default"]["TEST"] = {
+        "NAME": os.path.join(tempfile.gettempdir(), f"triage-test-{os.getpid()}.sqlite3")
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "schools.User"
@@ -177,6 +183,10 @@ CELERY_BROKER_URL = os.environ.get(
 )
 BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
 REDIS_URL = os.environ.get("REDIS_URL") or (CELERY_BROKER_URL if BROKER_IS_REDIS else "")
+# Seconds before Redis hands an unacknowledged message (its worker died) to another worker.
+CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300"))
+# How often beat re-sends unrouted incidents and checks acknowledge deadlines.
+SWEEP_SECONDS = float(os.environ.get("TRIAGE_SWEEP_SECONDS", "10"))
 
 # --- Cache ----------------------------------------------------------------------------------
 if REDIS_URL:

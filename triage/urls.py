@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from schools.admin import site as admin_site
@@ -15,6 +15,9 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin_site.urls),
+    path("", include("incidents.urls")),
+    path("api/", include("incidents.urls_api")),
+    path("api/", include("policies.urls_api")),
     path("api/me/", MeApi.as_view(), name="api-me"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

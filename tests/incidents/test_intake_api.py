@@ -20,8 +20,12 @@ def teacher(school):
 @pytest.fixture
 def jordan(school):
     return StudentFactory(
-        school=school, student_id="WAS9001", first_name="Jordan", last_name="Rivera",
-        iep=True, bip=True,
+        school=school,
+        student_id="WAS9001",
+        first_name="Jordan",
+        last_name="Rivera",
+        iep=True,
+        bip=True,
     )
 
 
@@ -41,7 +45,9 @@ def post(client, body):
 
 def nothing_written():
     return (
-        Incident.objects.count(), IncidentStudent.objects.count(), TimelineEvent.objects.count()
+        Incident.objects.count(),
+        IncidentStudent.objects.count(),
+        TimelineEvent.objects.count(),
     ) == (0, 0, 0)
 
 
@@ -51,10 +57,25 @@ def test_filing_with_only_the_required_fields_uses_safe_defaults(teacher):
     body = response.json()
     assert body["status"] == "received"
     assert body["routing"] is None
-    assert {k: body[k] for k in ("weapon", "injury", "threat", "danger_now", "student_state",
-                                 "with_now", "location")} == {
-        "weapon": "none", "injury": "none", "threat": "none", "danger_now": "none",
-        "student_state": "calm", "with_now": "nobody", "location": "other",
+    assert {
+        k: body[k]
+        for k in (
+            "weapon",
+            "injury",
+            "threat",
+            "danger_now",
+            "student_state",
+            "with_now",
+            "location",
+        )
+    } == {
+        "weapon": "none",
+        "injury": "none",
+        "threat": "none",
+        "danger_now": "none",
+        "student_state": "calm",
+        "with_now": "nobody",
+        "location": "other",
     }
     incident = Incident.objects.get(pk=body["id"])
     assert incident.filed_by == teacher
@@ -66,9 +87,14 @@ def test_every_fact_and_students_are_stored(teacher, jordan):
     response = post(
         api_client_for(teacher),
         valid(
-            location="classroom", weapon="object_used_as_weapon", injury="first_aid",
-            threat="to_others", threat_words="I'll get you", danger_now="none",
-            student_state="calming_down", with_now="school_psychologist",
+            location="classroom",
+            weapon="object_used_as_weapon",
+            injury="first_aid",
+            threat="to_others",
+            threat_words="I'll get you",
+            danger_now="none",
+            student_state="calming_down",
+            with_now="school_psychologist",
             occurred_at=(timezone.now() - timedelta(minutes=20)).isoformat(),
             students=[
                 {"student_id": "WAS9001", "role": "subject"},
@@ -83,11 +109,14 @@ def test_every_fact_and_students_are_stored(teacher, jordan):
     ]
     incident = Incident.objects.get()
     assert (incident.weapon, incident.threat_words, incident.with_now) == (
-        "object_used_as_weapon", "I'll get you", "school_psychologist",
+        "object_used_as_weapon",
+        "I'll get you",
+        "school_psychologist",
     )
     stored = incident.students.order_by("id")
     assert [(s.student_id, s.name, s.age, s.role) for s in stored] == [
-        (jordan.pk, "", None, "subject"), (None, "Visiting cousin", 11, "witness"),
+        (jordan.pk, "", None, "subject"),
+        (None, "Visiting cousin", 11, "witness"),
     ]
 
 
@@ -105,8 +134,16 @@ def test_narrative_with_html_is_stored_verbatim(teacher):
     assert response.json()["narrative"] == text
 
 
-CHOICE_FIELDS = ["category", "location", "weapon", "injury", "threat", "danger_now",
-                 "student_state", "with_now"]
+CHOICE_FIELDS = [
+    "category",
+    "location",
+    "weapon",
+    "injury",
+    "threat",
+    "danger_now",
+    "student_state",
+    "with_now",
+]
 
 
 @pytest.mark.parametrize("field", CHOICE_FIELDS)
@@ -123,15 +160,17 @@ def test_bad_choice_names_the_allowed_values(teacher, field):
     [
         (valid(narrative=""), "narrative", "Describe what happened in your own words."),
         (valid(narrative="   \n "), "narrative", "Describe what happened in your own words."),
-        (valid(narrative="x" * 10_001), "narrative",
-         "Keep the narrative under 10,000 characters."),
+        (valid(narrative="x" * 10_001), "narrative", "Keep the narrative under 10,000 characters."),
         (valid(narrative=42), "narrative", "Not a valid string."),
         ({"school": "WAS-MS", "category": "theft"}, "narrative", "This field is required."),
         (valid(category=None), "category", "This field may not be null."),
         (valid(school="NOPE-01"), "school", 'Unknown school code "NOPE-01".'),
-        (valid(occurred_at="yesterday"), "occurred_at",
-         "Datetime has wrong format. Use one of these formats instead: "
-         "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."),
+        (
+            valid(occurred_at="yesterday"),
+            "occurred_at",
+            "Datetime has wrong format. Use one of these formats instead: "
+            "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].",
+        ),
         (valid(threat_words=["a"]), "threat_words", "Not a valid string."),
         (valid(weapn="none"), "weapn", None),
         (valid(students="WAS9001"), "students", None),
@@ -153,9 +192,7 @@ def test_occurred_at_allows_clock_skew_but_not_the_future(teacher):
     assert skew.status_code == 201
     future = post(client, valid(occurred_at=(timezone.now() + timedelta(minutes=6)).isoformat()))
     assert future.status_code == 400
-    assert future.json() == {
-        "occurred_at": ["This time is in the future; give when it happened."]
-    }
+    assert future.json() == {"occurred_at": ["This time is in the future; give when it happened."]}
     assert Incident.objects.count() == 1
 
 
@@ -163,15 +200,17 @@ def test_student_errors_are_nested_by_position(teacher, jordan, other_school):
     StudentFactory(school=other_school, student_id="JEF0001")
     response = post(
         api_client_for(teacher),
-        valid(students=[
-            {"student_id": "WAS9001", "role": "subject"},
-            {"student_id": "NOPE", "role": "target"},
-            {"student_id": "JEF0001", "role": "witness"},
-            {"student_id": "WAS9001", "role": "witness"},
-            {"role": "witness"},
-            {"student_id": "WAS9001", "name": "x", "role": "target"},
-            {"name": "Kid", "age": "old", "role": "bystander"},
-        ]),
+        valid(
+            students=[
+                {"student_id": "WAS9001", "role": "subject"},
+                {"student_id": "NOPE", "role": "target"},
+                {"student_id": "JEF0001", "role": "witness"},
+                {"student_id": "WAS9001", "role": "witness"},
+                {"role": "witness"},
+                {"student_id": "WAS9001", "name": "x", "role": "target"},
+                {"name": "Kid", "age": "old", "role": "bystander"},
+            ]
+        ),
     )
     assert response.status_code == 400
     assert response.json()["students"] == [
@@ -179,11 +218,16 @@ def test_student_errors_are_nested_by_position(teacher, jordan, other_school):
         {},
         {},
         {},
-        {"student_id": ["Give a roster student_id, or a name (and age) for someone not on "
-                        "the roster."]},
+        {
+            "student_id": [
+                "Give a roster student_id, or a name (and age) for someone not on the roster."
+            ]
+        },
         {"student_id": ["Give either a roster student_id or a name and age, not both."]},
-        {"age": ["A valid integer is required."],
-         "role": ['"bystander" is not one of: subject, target, witness.']},
+        {
+            "age": ["A valid integer is required."],
+            "role": ['"bystander" is not one of: subject, target, witness.'],
+        },
     ]
     assert nothing_written()
 
@@ -192,20 +236,24 @@ def test_roster_errors_name_the_student_and_school(teacher, jordan, other_school
     StudentFactory(school=other_school, student_id="JEF0001")
     response = post(
         api_client_for(teacher),
-        valid(students=[
-            {"student_id": "NOPE", "role": "target"},
-            {"student_id": "JEF0001", "role": "witness"},
-            {"student_id": "WAS9001", "role": "subject"},
-            {"student_id": "WAS9001", "role": "witness"},
-        ]),
+        valid(
+            students=[
+                {"student_id": "NOPE", "role": "target"},
+                {"student_id": "JEF0001", "role": "witness"},
+                {"student_id": "WAS9001", "role": "subject"},
+                {"student_id": "WAS9001", "role": "witness"},
+            ]
+        ),
     )
     assert response.status_code == 400
-    assert response.json() == {"students": [
-        {"student_id": ['No student "NOPE" on the roster.']},
-        {"student_id": ['Student "JEF0001" is not on the roster of WAS-MS.']},
-        {},
-        {"student_id": ['Student "WAS9001" is listed twice.']},
-    ]}
+    assert response.json() == {
+        "students": [
+            {"student_id": ['No student "NOPE" on the roster.']},
+            {"student_id": ['Student "JEF0001" is not on the roster of WAS-MS.']},
+            {},
+            {"student_id": ['Student "WAS9001" is listed twice.']},
+        ]
+    }
     assert nothing_written()
 
 

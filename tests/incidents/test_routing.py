@@ -36,7 +36,7 @@ def test_douglas_county_facts_route_to_the_counselor_never_the_sro(teacher, scho
     jordan = StudentFactory(
         school=school,
         student_id="WAS9001",
-        birth_date=date.today() - timedelta(days=11 * 366),
+        birth_date=timezone.localdate() - timedelta(days=11 * 366),
         iep=True,
         bip=True,
     )

@@ -1,0 +1,176 @@
+"""Nothing accepted is lost or delivered twice: real worker, real broker, real failures.
+
+Each test starts its own Redis on a free loopback port and its own worker (and beat) and
+kills only those.
+"""
+
+import time
+from datetime import timedelta
+
+from django.db.models import Count
+from django.utils import timezone
+
+from incidents import services
+from incidents.models import Incident, QueueItem, TimelineEvent
+from incidents.tasks import incident_route_task
+from tests.conftest import api_client_for
+from tests.processes import Beat, Worker, running_worker, wait_until
+
+FAST = {"CELERY_VISIBILITY_TIMEOUT": "10", "TRIAGE_SWEEP_SECONDS": "1"}
+
+
+def file_many(school, teacher, n: int, category: str = "emotional_crisis") -> list[int]:
+    ids = []
+    for i in range(n):
+        incident, _ = services.incident_file(
+            reporter=teacher, school=school, category=category, narrative=f"incident {i}"
+        )
+        ids.append(incident.pk)
+    return ids
+
+
+def assert_routed_exactly_once(ids: list[int]) -> None:
+    assert Incident.objects.filter(pk__in=ids, route__isnull=True).count() == 0
+    routed_events = (
+        TimelineEvent.objects.filter(incident_id__in=ids, kind="routed")
+        .values("incident_id")
+        .annotate(n=Count("id"))
+    )
+    assert sorted(e["n"] for e in routed_events) == [1] * len(ids)
+    items = (
+        QueueItem.objects.filter(incident_id__in=ids, origin="routing")
+        .values("incident_id")
+        .annotate(n=Count("id"))
+    )
+    assert sorted(e["n"] for e in items) == [1] * len(ids)
+
+
+def routed_count(ids) -> int:
+    return Incident.objects.filter(pk__in=ids, route__isnull=False).count()
+
+
+def test_worker_killed_mid_batch_then_restarted_routes_everything_once(setting, broker, tmp_path):
+    school, teacher = setting
+    worker = Worker(broker, tmp_path / "worker-1.log", **FAST)
+    worker.start()
+    worker.wait_ready()
+    ids = file_many(school, teacher, 150)
+    # Kill it (SIGKILL, pool children too) once it is part-way through the batch.
+    wait_until(lambda: routed_count(ids) >= 5, 60, 0.02, "the worker routed nothing")
+    worker.kill()
+    done_before_restart = routed_count(ids)
+    assert done_before_restart < len(ids), "the batch finished before the kill; file more"
+
+    beat = Beat(broker, tmp_path, **FAST)
+    try:
+        with running_worker(broker, tmp_path / "worker-2.log", **FAST):
+            wait_until(
+                lambda: routed_count(ids) == len(ids),
+                90,
+                0.5,
+                f"{len(ids) - routed_count(ids)} incidents never routed",
+            )
+            time.sleep(3)  # let redelivered duplicates arrive: they must change nothing
+    finally:
+        beat.stop()
+    assert_routed_exactly_once(ids)
+
+
+def test_redis_down_while_filing_every_request_succeeds_and_routes_after(
+    setting, broker, redis_server, tmp_path
+):
+    school, teacher = setting
+    redis_server.stop()
+    client = api_client_for(teacher)
+    ids = []
+    for i in range(20):
+        started = time.monotonic()
+        response = client.post(
+            "/api/incidents/",
+            {"school": school.code, "category": "theft", "narrative": f"while redis is down {i}"},
+            format="json",
+        )
+        assert response.status_code == 201, response.content
+        assert time.monotonic() - started < 5, "filing waited on the broker"
+        ids.append(response.json()["id"])
+    assert routed_count(ids) == 0
+
+    redis_server.start()  # same port: the broker comes back
+    back_at = time.monotonic()
+    beat = Beat(broker, tmp_path, **FAST)
+    try:
+        with running_worker(broker, tmp_path / "worker.log", **FAST):
+            wait_until(
+                lambda: routed_count(ids) == len(ids),
+                60,
+                0.5,
+                f"{len(ids) - routed_count(ids)} incidents not routed within a minute",
+            )
+    finally:
+        beat.stop()
+    assert time.monotonic() - back_at < 60
+    assert_routed_exactly_once(ids)
+
+
+def test_the_same_routing_message_twice_gives_one_decision_and_one_item(setting, broker, tmp_path):
+    school, teacher = setting
+    incident, _ = services.incident_file(
+        reporter=teacher, school=school, category="weapon", weapon="firearm", narrative="gun"
+    )
+    for _ in range(3):
+        incident_route_task.apply_async(args=[incident.pk])
+    with running_worker(broker, tmp_path / "worker.log", **FAST):
+        wait_until(lambda: routed_count([incident.pk]) == 1, 30)
+        time.sleep(2)
+    assert_routed_exactly_once([incident.pk])
+    # The administrator notification is one item too.
+    assert list(
+        QueueItem.objects.filter(incident=incident)
+        .values_list("route", "origin")
+        .order_by("urgency")
+    ) == [("sro", "routing"), ("administrator", "notify")]
+
+
+def test_unacknowledged_sro_item_escalates_on_time_and_only_once(setting, broker, tmp_path):
+    school, teacher = setting
+    district = school.district
+    district.ack_deadlines = {"sro": 0.1}  # six seconds
+    district.save()
+    incident, _ = services.incident_file(
+        reporter=teacher, school=school, category="weapon", weapon="firearm", narrative="gun"
+    )
+    beat = Beat(broker, tmp_path, **FAST)
+    try:
+        with running_worker(broker, tmp_path / "worker.log", **FAST):
+            wait_until(lambda: routed_count([incident.pk]) == 1, 30)
+            item = QueueItem.objects.get(incident=incident, route="sro")
+            assert item.ack_deadline - item.queued_at == timedelta(seconds=6)
+            wait_until(
+                lambda: TimelineEvent.objects.filter(incident=incident, kind="escalated").exists(),
+                20,
+                0.2,
+                "the sro item never escalated",
+            )
+            first = TimelineEvent.objects.get(incident=incident, kind="escalated")
+            late_by = (first.at - item.ack_deadline).total_seconds()
+            assert 0 <= late_by < 4, f"escalated {late_by:.1f}s after the deadline"
+            assert first.data["level"] == 1 and first.data["to"] == "school_administrators"
+            time.sleep(3)  # several more beat ticks before the next level is due
+            assert TimelineEvent.objects.filter(incident=incident, kind="escalated").count() == 1
+            wait_until(
+                lambda: (
+                    TimelineEvent.objects.filter(incident=incident, kind="escalated").count() == 2
+                ),
+                20,
+                0.2,
+            )
+            time.sleep(8)  # past another deadline: there is no third level
+    finally:
+        beat.stop()
+    levels = list(
+        TimelineEvent.objects.filter(incident=incident, kind="escalated")
+        .order_by("at")
+        .values_list("data__level", flat=True)
+    )
+    assert levels == [1, 2]
+    assert timezone.now() > item.ack_deadline
