@@ -11,7 +11,7 @@ from policies.models import RuleSet
 
 from . import selectors, services
 from .facts import build_facts
-from .models import IncidentStudent
+from .models import AccessAction, IncidentStudent
 from .serializers import IncidentInSerializer, IncidentOutSerializer
 
 
@@ -28,6 +28,13 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             )
             .order_by("-filed_at", "-id")
         )
+
+    def retrieve(self, request, *args, **kwargs):
+        incident = self.get_object()
+        services.access_record(
+            user=request.user, incident=incident, action=AccessAction.VIEW_INCIDENT
+        )
+        return Response(self.get_serializer(incident).data)
 
     @extend_schema(
         request=IncidentInSerializer,

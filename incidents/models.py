@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from schools.models import School, Student
 
@@ -128,7 +129,9 @@ class Incident(models.Model):
 
     # The routing decision, written once by the routing service (the row is its own outbox:
     # route IS NULL means "not yet routed", which the sweep re-sends).
-    route = models.CharField(max_length=16, choices=Route.choices, null=True, blank=True)
+    route = models.CharField(  # noqa: DJ001 - NULL is "not routed yet", indexed for the sweep
+        max_length=16, choices=Route.choices, null=True, blank=True
+    )
     routed_at = models.DateTimeField(null=True, blank=True)
     ruleset = models.ForeignKey(
         "policies.RuleSet", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -266,6 +269,9 @@ class CoResponderTeamMember(models.Model):
             models.UniqueConstraint(fields=["district", "user"], name="co_responder_team_once")
         ]
 
+    def __str__(self) -> str:
+        return f"{self.user} on the {self.district} co-responder team"
+
 
 class ItemState(models.TextChoices):
     QUEUED = "queued", "Queued"
@@ -310,7 +316,7 @@ class QueueItem(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    queued_at = models.DateTimeField(auto_now_add=True)
+    queued_at = models.DateTimeField(default=timezone.now)
     claimed_at = models.DateTimeField(null=True, blank=True)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -353,6 +359,9 @@ class LiveEvent(models.Model):
     queue_id = models.BigIntegerField(db_index=True)
     payload = models.JSONField()
     at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"live event for queue {self.queue_id}"
 
 
 # --- Access log ---------------------------------------------------------------------------

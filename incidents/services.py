@@ -126,8 +126,11 @@ def incident_dispatch(*, incident_id: int) -> bool:
     try:
         incident_route_task.apply_async(args=[incident_id], retry=False)
     except Exception as exc:  # the broker is down: the beat sweep will send it later
-        logger.warning("routing of incident %s not sent yet (%s); the sweep will retry",
-                       incident_id, type(exc).__name__)
+        logger.warning(
+            "routing of incident %s not sent yet (%s); the sweep will retry",
+            incident_id,
+            type(exc).__name__,
+        )
         return False
     return True
 
@@ -152,8 +155,11 @@ def incident_route(*, incident_id: int) -> Incident | None:
             return incident
         ruleset = policy_selectors.ruleset_published(incident.school.district_id)
         if ruleset is None:
-            logger.error("routing: district %s has no published rule set; incident %s waits",
-                         incident.school.district_id, incident_id)
+            logger.error(
+                "routing: district %s has no published rule set; incident %s waits",
+                incident.school.district_id,
+                incident_id,
+            )
             return None
         facts = incident_facts(incident)
         decision = policy_selectors.compiled_policy(ruleset).decide(facts)
@@ -169,8 +175,15 @@ def incident_route(*, incident_id: int) -> Incident | None:
         incident.status = Status.ROUTED
         incident.save(
             update_fields=[
-                "route", "routed_at", "ruleset", "ruleset_version", "rule_id", "rule_name",
-                "decision", "facts", "status",
+                "route",
+                "routed_at",
+                "ruleset",
+                "ruleset_version",
+                "rule_id",
+                "rule_name",
+                "decision",
+                "facts",
+                "status",
             ]
         )
         timeline_record(
@@ -185,13 +198,16 @@ def incident_route(*, incident_id: int) -> Incident | None:
         for route in decision.also_notify:
             items.append(_queue_item_create(incident, route, ItemOrigin.NOTIFY, now))
     for item in items:
-        transaction.on_commit(lambda item=item: queue_item_deliver_later(item_id=item.pk, route=item.route))
+        transaction.on_commit(
+            lambda item=item: queue_item_deliver_later(item_id=item.pk, route=item.route)
+        )
     return incident
 
 
-def ack_deadline_minutes(district, route: str) -> int:
+def ack_deadline_minutes(district, route: str) -> float:
+    """Minutes to acknowledge an item of this route: the district's setting or the default."""
     overrides = getattr(district, "ack_deadlines", None) or {}
-    return int(overrides.get(route, ACK_DEADLINES[route]))
+    return float(overrides.get(route, ACK_DEADLINES[route]))
 
 
 def _queue_item_create(incident: Incident, route: str, origin: str, now) -> QueueItem:
@@ -204,6 +220,7 @@ def _queue_item_create(incident: Incident, route: str, origin: str, now) -> Queu
         origin=origin,
         urgency=URGENCY[route],
         state=ItemState.QUEUED,
+        queued_at=now,
         ack_deadline=None
         if notification
         else now + timedelta(minutes=ack_deadline_minutes(incident.school.district, route)),
@@ -221,8 +238,12 @@ def queue_item_deliver_later(*, item_id: int, route: str) -> None:
     from .tasks import deliver_task
 
     try:
-        deliver_task.apply_async(args=[item_id], queue=f"responder.{route}",
-                                 routing_key=f"responder.{route}", retry=False)
+        deliver_task.apply_async(
+            args=[item_id],
+            queue=f"responder.{route}",
+            routing_key=f"responder.{route}",
+            retry=False,
+        )
     except Exception as exc:
         logger.warning("delivery of queue item %s not sent (%s)", item_id, type(exc).__name__)
 
@@ -250,8 +271,11 @@ def queue_item_deliver(*, item_id: int) -> None:
         item.save(update_fields=["delivered_at"])
         members = queue_members(item.queue)
         timeline_record(
-            incident=item.incident, kind=EventKind.DELIVERED, route=item.route,
-            item=item.pk, recipients=len(members),
+            incident=item.incident,
+            kind=EventKind.DELIVERED,
+            route=item.route,
+            item=item.pk,
+            recipients=len(members),
         )
         transaction.on_commit(lambda: live.publish_item(item, "arrived"))
         transaction.on_commit(lambda: _email_members(item, members))
@@ -360,6 +384,30 @@ def incidents_resend_unrouted(*, limit: int = 1000) -> int:
     return sent
 
 
+LIVE_EVENTS_KEPT = timedelta(hours=1)
+
+
+def live_events_prune() -> int:
+    """Live events only matter to pages open right now; keep an hour of them."""
+    from .models import LiveEvent
+
+    deleted, _ = LiveEvent.objects.filter(at__lt=timezone.now() - LIVE_EVENTS_KEPT).delete()
+    return deleted
+
+
+def queue_items_resend_undelivered(*, limit: int = 1000) -> int:
+    """Send again the delivery of items routed but not yet delivered (the broker was down)."""
+    cutoff = timezone.now() - RESEND_AFTER
+    items = list(
+        QueueItem.objects.filter(delivered_at__isnull=True, queued_at__lt=cutoff)
+        .order_by("queued_at")
+        .values_list("pk", "route")[:limit]
+    )
+    for item_id, route in items:
+        queue_item_deliver_later(item_id=item_id, route=route)
+    return len(items)
+
+
 ESCALATION_LEVELS = ("school_administrators", "district_admins")
 
 
@@ -405,8 +453,13 @@ def queue_item_escalate(*, item_id: int, now: datetime) -> bool:
         item.save(update_fields=["escalation_level", "ack_deadline"])
         recipients = _escalation_recipients(item, audience)
         timeline_record(
-            incident=item.incident, kind=EventKind.ESCALATED, item=item.pk, route=item.route,
-            level=level, to=audience, recipients=len(recipients),
+            incident=item.incident,
+            kind=EventKind.ESCALATED,
+            item=item.pk,
+            route=item.route,
+            level=level,
+            to=audience,
+            recipients=len(recipients),
         )
         transaction.on_commit(lambda: _email_escalation(item, recipients, audience))
         transaction.on_commit(lambda: live.publish_item(item, "escalated"))
@@ -713,3 +766,44 @@ def access_record(
     return AccessLogEntry.objects.create(
         user=user, incident=incident, queue_item=queue_item, action=action
     )
+
+
+def responder_queues_ensure(*, user: User) -> int:
+    """Open every queue the user works that routing has not opened yet; returns how many.
+
+    Routing opens queues on first use; My queues opens them up front so the page lists every
+    queue the person works and its live updates listen to all of them from the start.
+    """
+    from schools.selectors import districts_administered, memberships_of
+
+    from .models import CoResponderTeamMember
+    from .selectors import ROUTE_ROLES
+
+    wanted: set[tuple[int, str]] = set()
+    for membership in memberships_of(user):
+        for route, roles in ROUTE_ROLES.items():
+            if membership.role in roles:
+                wanted.add((membership.school_id, route))
+    team = CoResponderTeamMember.objects.filter(user=user).values("district_id")
+    for school_id in School.objects.filter(district_id__in=team).values_list("pk", flat=True):
+        wanted.add((school_id, Route.CO_RESPONDER))
+    admin_districts = [d.pk for d in districts_administered(user)]
+    if admin_districts:
+        for school_id in School.objects.filter(district_id__in=admin_districts).values_list(
+            "pk", flat=True
+        ):
+            wanted |= {(school_id, route) for route in Route.values}
+    if not wanted:
+        return 0
+    existing = set(
+        ResponderQueue.objects.filter(school_id__in={s for s, _ in wanted}).values_list(
+            "school_id", "route"
+        )
+    )
+    missing = wanted - existing
+    if missing:
+        ResponderQueue.objects.bulk_create(
+            [ResponderQueue(school_id=s, route=r) for s, r in sorted(missing)],
+            ignore_conflicts=True,
+        )
+    return len(missing)

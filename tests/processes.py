@@ -238,12 +238,19 @@ def app_using_broker(url: str):
         "interval_max": 0.2,
     }
     reset()
+    # Celery reads CELERY_BROKER_URL from the environment before its own configuration.
+    saved_env = os.environ.get("CELERY_BROKER_URL")
+    os.environ["CELERY_BROKER_URL"] = url
     app.conf.broker_url = url
     app.conf.broker_transport_options = {**redis_options, "visibility_timeout": 10}
     try:
         yield app
     finally:
         reset()
+        if saved_env is None:
+            os.environ.pop("CELERY_BROKER_URL", None)
+        else:
+            os.environ["CELERY_BROKER_URL"] = saved_env
         app.conf.broker_url = saved
         app.conf.broker_transport_options = saved_options
 

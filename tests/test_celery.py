@@ -19,8 +19,16 @@ def test_each_queue_has_its_own_routing_key():
 
 
 def test_every_product_task_is_routed_to_a_declared_queue():
-    app.loader.import_default_modules()
+    import incidents.tasks  # noqa: F401 - registers the product's tasks
+
     product_tasks = [name for name in app.tasks if name.split(".")[0] in {"incidents", "policies"}]
+    assert set(product_tasks) >= {
+        "incidents.tasks.incident_route_task",
+        "incidents.tasks.deliver_task",
+        "incidents.tasks.sweep_unrouted",
+        "incidents.tasks.escalate_overdue",
+        "incidents.tasks.webhook_task",
+    }
     for name in product_tasks:
         route = app.amqp.router.route({}, name)
         assert route["queue"].name in QUEUE_NAMES, name
@@ -39,3 +47,23 @@ def test_a_worker_without_q_consumes_every_queue(tmp_path):
     finally:
         if server:
             server.stop()
+
+
+def test_each_delivery_is_sent_to_its_routes_queue(monkeypatch):
+    from incidents import services, tasks
+
+    sent = []
+    monkeypatch.setattr(
+        tasks.deliver_task, "apply_async", lambda args, **options: sent.append((args, options))
+    )
+    for item_id, route in enumerate(("sro", "co_responder", "counselor", "administrator")):
+        services.queue_item_deliver_later(item_id=item_id, route=route)
+    assert [(args, o["queue"], o["routing_key"]) for args, o in sent] == [
+        ([0], "responder.sro", "responder.sro"),
+        ([1], "responder.co_responder", "responder.co_responder"),
+        ([2], "responder.counselor", "responder.counselor"),
+        ([3], "responder.administrator", "responder.administrator"),
+    ]
+    assert app.amqp.router.route({}, "incidents.tasks.incident_route_task")["queue"].name == (
+        "routing"
+    )

@@ -321,10 +321,17 @@ def test_list_is_newest_first_and_only_what_the_user_may_see(teacher, school):
     assert api_client_for(teacher).get("/api/incidents/?page_size=501").json()["count"] == 2
 
 
-def test_district_admin_sees_the_districts_incidents(teacher, school):
+def test_district_admin_sees_the_districts_incidents_and_the_view_is_logged(teacher, school):
+    from incidents.models import AccessLogEntry
+
     filed = post(api_client_for(teacher), valid()).json()["id"]
+    assert api_client_for(teacher).get(f"/api/incidents/{filed}/").status_code == 200
+    assert AccessLogEntry.objects.count() == 0  # the reporter reading their own report
     admin = user_with_role(Role.DISTRICT_ADMIN, school, username="da")
     assert api_client_for(admin).get(f"/api/incidents/{filed}/").status_code == 200
+    assert list(AccessLogEntry.objects.values_list("user__username", "incident_id", "action")) == [
+        ("da", filed, "view_incident")
+    ]
 
 
 def test_schema_and_docs_are_served(db, api):

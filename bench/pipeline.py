@@ -1,0 +1,678 @@
+"""Benchmark: the filing pipeline end to end, HTTP POST -> PostgreSQL -> Celery -> queue item.
+
+Starts its own stack (a fresh PostgreSQL database, its own redis-server on a free loopback
+port, gunicorn gthread and a real Celery worker, each in its own process group), then:
+
+  1. saturation: N incidents over HTTP from C concurrent keep-alive clients, as fast as the
+     stack takes them; waits until every incident has its routing QueueItem;
+  2. paced: open-loop at R incidents/s (sent on a fixed schedule whatever the responses do);
+  3. the same two runs against a baseline on the same stack: a bare create endpoint (one raw
+     INSERT) and a no-op Celery task on the "routing" queue that stamps queued_at
+     (bench/baseline.py, served with DJANGO_SETTINGS_MODULE=bench.bench_settings).
+
+Filed-to-queued latency comes from the stored timestamps (QueueItem.queued_at of the
+"routing" item minus Incident.filed_at; baseline: queued_at - created_at). End-to-end
+throughput is N / (first POST -> last queued_at). Prints figures; asserts nothing.
+
+    .venv/bin/python bench/pipeline.py [--incidents 3000] [--concurrency 16] [--rate 50]
+        [--paced-incidents 1000] [--database-url postgres://postgres@127.0.0.1:5432/triage_bench]
+        [--broker redis://...] [--web-workers 2] [--web-threads 8] [--pool prefork|threads]
+        [--worker-concurrency 2] [--skip-baseline] [--keep]
+
+Everything it started is stopped at the end (by process group); the database is dropped
+unless --keep (which also keeps the logs and prints where they are).
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import http.client
+import json
+import math
+import os
+import queue
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VENV_BIN = os.path.join(ROOT, ".venv", "bin")
+PYTHON = os.path.join(VENV_BIN, "python")
+
+import psycopg  # noqa: E402  (the project's venv has it)
+import redis  # noqa: E402
+
+BODY = json.dumps(
+    {
+        "school": "WAS-MS",
+        "category": "emotional_crisis",
+        "narrative": "Student crying in the hallway after lunch, says nobody listens; "
+        "calmed down with a teacher but asked to talk to someone.",
+    }
+).encode()
+
+# ------------------------------------------------------------------------ processes
+
+STARTED: list[tuple[str, subprocess.Popen]] = []
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start(name: str, argv: list[str], env: dict, logdir: str) -> subprocess.Popen:
+    log = open(os.path.join(logdir, f"{name}.log"), "ab")  # noqa: SIM115
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    STARTED.append((name, proc))
+    return proc
+
+
+def stop(proc: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop one process we started, and its children: it leads its own process group."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+    try:  # children (worker pool, gunicorn workers) that outlived the leader
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
+    for i, (_n, p) in enumerate(STARTED):
+        if p is proc:
+            del STARTED[i]
+            break
+
+
+def stop_all() -> None:
+    for _name, proc in reversed(list(STARTED)):
+        stop(proc)
+
+
+def run_checked(argv: list[str], env: dict) -> str:
+    out = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        sys.exit(f"{' '.join(argv)} failed:\n{out.stdout}\n{out.stderr}")
+    return out.stdout
+
+
+def wait_port(port: int, proc: subprocess.Popen, name: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            sys.exit(f"{name} exited with {proc.returncode}; see its log")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"{name} did not listen on {port} within {timeout}s")
+
+
+# ------------------------------------------------------------------------ database
+
+
+def admin_url(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        sys.exit(f"refusing database name {name!r}")
+    return urlunsplit(parts._replace(path="/postgres", scheme="postgresql")), name
+
+
+def pg_url(url: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(scheme="postgresql"))
+
+
+def database_recreate(url: str) -> None:
+    admin, name = admin_url(url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def database_drop(url: str) -> None:
+    admin, name = admin_url(url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ------------------------------------------------------------------------ HTTP load
+
+
+@dataclass
+class Load:
+    sent: int = 0
+    ok_ids: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    http_latency: list[float] = field(default_factory=list)
+    lateness: list[float] = field(default_factory=list)  # paced: actual send - scheduled send
+    first_send: float = 0.0  # wall clock (time.time), comparable with PostgreSQL now()
+    last_response: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class Client:
+    """One keep-alive connection; reconnects once when the server closed an idle one."""
+
+    def __init__(self, port: int, headers: dict):
+        self.port = port
+        self.headers = headers
+        self.conn: http.client.HTTPConnection | None = None
+
+    def post(self) -> tuple[int, bytes]:
+        for attempt in (0, 1):
+            fresh = self.conn is None
+            if fresh:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            try:
+                self.conn.request("POST", "/api/incidents/", BODY, self.headers)
+                resp = self.conn.getresponse()
+                data = resp.read()
+                if resp.getheader("Connection", "").lower() == "close":
+                    self.conn.close()
+                    self.conn = None
+                return resp.status, data
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                self.conn.close()
+                self.conn = None
+                if fresh or attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+
+
+def one_request(client: Client, load: Load) -> None:
+    t0 = time.perf_counter()
+    try:
+        status, data = client.post()
+    except Exception as exc:  # noqa: BLE001 - counted and shown
+        with load.lock:
+            load.errors.append(f"{type(exc).__name__}: {exc}")
+        return
+    elapsed = time.perf_counter() - t0
+    now = time.time()
+    with load.lock:
+        load.http_latency.append(elapsed)
+        load.last_response = max(load.last_response, now)
+        if status == 201:
+            load.ok_ids.append(json.loads(data)["id"])
+        else:
+            load.errors.append(f"HTTP {status}: {data[:200]!r}")
+
+
+def run_saturation(port: int, headers: dict, n: int, concurrency: int) -> Load:
+    load = Load()
+    counter = iter(range(n))
+    counter_lock = threading.Lock()
+    barrier = threading.Barrier(concurrency + 1)
+
+    def worker() -> None:
+        client = Client(port, headers)
+        barrier.wait()
+        while True:
+            with counter_lock:
+                if next(counter, None) is None:
+                    break
+            one_request(client, load)
+        client.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(concurrency)]
+    for t in threads:
+        t.start()
+    load.first_send = time.time()
+    barrier.wait()
+    for t in threads:
+        t.join()
+    load.sent = n
+    return load
+
+
+def run_paced(port: int, headers: dict, n: int, rate: float, threads_n: int) -> Load:
+    """Open loop: request i is due at start + i/rate, whatever earlier responses do."""
+    load = Load()
+    due: queue.Queue = queue.Queue()
+
+    def worker() -> None:
+        client = Client(port, headers)
+        while True:
+            when = due.get()
+            if when is None:
+                break
+            late = time.perf_counter() - when
+            with load.lock:
+                load.lateness.append(late)
+            one_request(client, load)
+        client.close()
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(threads_n)]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    start_perf = time.perf_counter() + 0.05
+    load.first_send = time.time() + 0.05
+    for i in range(n):
+        when = start_perf + i / rate
+        delay = when - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        due.put(when)
+    for _ in threads:
+        due.put(None)
+    for t in threads:
+        t.join()
+    load.sent = n
+    return load
+
+
+# ------------------------------------------------------------------------ measuring
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[max(0, math.ceil(p / 100 * len(s)) - 1)]
+
+
+PRODUCT_SQL = {
+    "count": "SELECT count(*) FROM incidents_queueitem "
+    "WHERE origin = 'routing' AND incident_id = ANY(%s)",
+    "latency": "SELECT extract(epoch FROM q.queued_at - i.filed_at)::float8, "
+    "extract(epoch FROM q.queued_at)::float8 FROM incidents_queueitem q "
+    "JOIN incidents_incident i ON i.id = q.incident_id "
+    "WHERE q.origin = 'routing' AND i.id = ANY(%s)",
+}
+BASELINE_SQL = {
+    "count": "SELECT count(*) FROM bench_baseline WHERE queued_at IS NOT NULL AND id = ANY(%s)",
+    "latency": "SELECT extract(epoch FROM queued_at - created_at)::float8, "
+    "extract(epoch FROM queued_at)::float8 FROM bench_baseline WHERE id = ANY(%s)",
+}
+
+
+def wait_queued(db: str, sql: dict, ids: list[int], stall: float = 30) -> tuple[int, float]:
+    """Poll until every id is queued, or nothing moved for `stall` seconds."""
+    last, last_change = -1, time.monotonic()
+    with psycopg.connect(db, autocommit=True) as conn:
+        while True:
+            count = conn.execute(sql["count"], [ids]).fetchone()[0]
+            if count >= len(ids):
+                return count, time.monotonic()
+            if count != last:
+                last, last_change = count, time.monotonic()
+            elif time.monotonic() - last_change > stall:
+                return count, time.monotonic()
+            time.sleep(0.05)
+
+
+def broker_drain(broker_url: str, timeout: float = 120) -> float:
+    """Wait until the broker holds no message (deliveries etc. left behind); seconds waited."""
+    r = redis.Redis.from_url(broker_url)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        pending = 0
+        for key in r.scan_iter(count=1000):
+            kind = r.type(key)
+            if kind == b"list":
+                pending += r.llen(key)
+            elif key == b"unacked":
+                pending += r.hlen(key)
+        if pending == 0:
+            return time.monotonic() - t0
+        time.sleep(0.1)
+    return time.monotonic() - t0
+
+
+@dataclass
+class Figures:
+    label: str
+    sent: int
+    created: int
+    queued: int
+    errors: int
+    e2e_rate: float  # incidents/s, first POST -> last queued
+    http_rate: float  # responses/s, first POST -> last response
+    http_p50: float
+    http_p99: float
+    lat_p50: float
+    lat_p95: float
+    lat_p99: float
+    lat_max: float
+    late_p99: float | None = None  # paced: how late the sender was (open-loop health)
+    drain: float = 0.0
+    load1: float = 0.0  # 1-minute load average after the run: other work on the machine skews all
+
+
+def measure(label: str, load: Load, db: str, sql: dict, broker_url: str) -> Figures:
+    queued, _ = wait_queued(db, sql, load.ok_ids)
+    with psycopg.connect(db, autocommit=True) as conn:
+        rows = conn.execute(sql["latency"], [load.ok_ids]).fetchall()
+    drain = broker_drain(broker_url)
+    lat = [r[0] for r in rows]
+    last_queued = max((r[1] for r in rows), default=load.first_send)
+    e2e = len(rows) / (last_queued - load.first_send) if rows else 0.0
+    http_rate = len(load.http_latency) / max(1e-9, load.last_response - load.first_send)
+    figs = Figures(
+        label=label,
+        sent=load.sent,
+        created=len(load.ok_ids),
+        queued=queued,
+        errors=len(load.errors),
+        e2e_rate=e2e,
+        http_rate=http_rate,
+        http_p50=pct(load.http_latency, 50) * 1000,
+        http_p99=pct(load.http_latency, 99) * 1000,
+        lat_p50=pct(lat, 50) * 1000,
+        lat_p95=pct(lat, 95) * 1000,
+        lat_p99=pct(lat, 99) * 1000,
+        lat_max=max(lat, default=float("nan")) * 1000,
+        late_p99=pct(load.lateness, 99) * 1000 if load.lateness else None,
+        drain=drain,
+        load1=os.getloadavg()[0],
+    )
+    show(figs)
+    for err in load.errors[:5]:
+        print(f"    error: {err}")
+    return figs
+
+
+def show(f: Figures) -> None:
+    print(
+        f"  {f.label}: {f.created}/{f.sent} created, {f.queued} queued, {f.errors} errors\n"
+        f"    end to end {f.e2e_rate:7.1f} incidents/s   HTTP {f.http_rate:7.1f} req/s "
+        f"(latency p50 {f.http_p50:.0f} ms, p99 {f.http_p99:.0f} ms)\n"
+        f"    filed->queued p50 {f.lat_p50:.0f} ms  p95 {f.lat_p95:.0f} ms  "
+        f"p99 {f.lat_p99:.0f} ms  max {f.lat_max:.0f} ms"
+        + (f"   (sender late p99 {f.late_p99:.1f} ms)" if f.late_p99 is not None else "")
+        + (f"\n    broker drained {f.drain:.1f} s after the last check" if f.drain > 0.5 else "")
+        + f"\n    load average (1 min) {f.load1:.1f} on {os.cpu_count()} CPUs",
+        flush=True,
+    )
+
+
+# ------------------------------------------------------------------------ the stack
+
+
+def stack_start(args, env: dict, logdir: str, *, baseline: bool) -> tuple[int, list]:
+    port = free_port()
+    tag = "baseline" if baseline else "product"
+    web_env = dict(
+        env, DJANGO_SETTINGS_MODULE="bench.bench_settings" if baseline else "triage.settings"
+    )
+    web = start(
+        f"gunicorn-{tag}",
+        [
+            os.path.join(VENV_BIN, "gunicorn"),
+            "triage.wsgi",
+            "-k",
+            "gthread",
+            "--workers",
+            str(args.web_workers),
+            "--threads",
+            str(args.web_threads),
+            "-b",
+            f"127.0.0.1:{port}",
+        ],
+        web_env,
+        logdir,
+    )
+    worker = start(
+        f"celery-{tag}",
+        [
+            os.path.join(VENV_BIN, "celery"),
+            "-A",
+            "bench.baseline" if baseline else "triage",
+            "worker",
+            "--concurrency",
+            str(args.worker_concurrency),
+            "--pool",
+            args.pool,
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "-n",
+            f"bench-{tag}@%h",
+        ],
+        web_env,
+        logdir,
+    )
+    wait_port(port, web, "gunicorn")
+    return port, [web, worker]
+
+
+def run_stack(args, env, logdir, db, broker_url, headers, *, baseline: bool) -> list[Figures]:
+    tag = "baseline" if baseline else "product"
+    print(
+        f"\n== {tag}: gunicorn gthread {args.web_workers}x{args.web_threads}, "
+        f"celery {args.pool} x{args.worker_concurrency}",
+        flush=True,
+    )
+    port, procs = stack_start(args, env, logdir, baseline=baseline)
+    sql = BASELINE_SQL if baseline else PRODUCT_SQL
+    try:
+        # Warm-up (not measured): imports, connections, worker pool up and consuming.
+        warm = run_saturation(port, headers, max(2 * args.concurrency, 40), args.concurrency)
+        if warm.errors:
+            print(f"  warm-up errors: {warm.errors[:3]}")
+        queued, _ = wait_queued(db, sql, warm.ok_ids, stall=60)
+        broker_drain(broker_url)
+        if queued < len(warm.ok_ids):
+            sys.exit(f"{tag}: warm-up incidents were never queued; see the worker log")
+        out = []
+        load = run_saturation(port, headers, args.incidents, args.concurrency)
+        out.append(
+            measure(
+                f"{tag} saturation (N={args.incidents}, C={args.concurrency})",
+                load,
+                db,
+                sql,
+                broker_url,
+            )
+        )
+        if args.rate > 0 and args.paced_incidents > 0:
+            load = run_paced(port, headers, args.paced_incidents, args.rate, args.paced_threads)
+            out.append(
+                measure(
+                    f"{tag} paced ({args.rate:g}/s, N={args.paced_incidents})",
+                    load,
+                    db,
+                    sql,
+                    broker_url,
+                )
+            )
+        return out
+    finally:
+        for p in reversed(procs):
+            stop(p)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--incidents", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--rate", type=float, default=50.0, help="paced run, incidents/s (0: none)")
+    parser.add_argument("--paced-incidents", type=int, default=1000)
+    parser.add_argument("--paced-threads", type=int, default=32)
+    parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/triage_bench")
+    parser.add_argument("--broker", default="", help="redis URL; default: own redis-server")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--web-threads", type=int, default=8)
+    parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument(
+        "--pool",
+        default="threads",
+        choices=["prefork", "threads", "solo"],
+        help="celery pool; threads measured faster than prefork here (16.0 vs 12.4/s e2e)",
+    )
+    parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="keep the database and the logs")
+    args = parser.parse_args()
+
+    logdir = tempfile.mkdtemp(prefix="triage-bench-")
+    atexit.register(stop_all)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    t_start = time.monotonic()
+    load1 = os.getloadavg()[0]
+    if load1 > (os.cpu_count() or 1):
+        print(
+            f"warning: load average {load1:.1f} on {os.cpu_count()} CPUs before starting: "
+            "other work on this machine will skew every figure",
+            flush=True,
+        )
+    db = pg_url(args.database_url)
+    print(f"database {args.database_url} (recreated)", flush=True)
+    database_recreate(args.database_url)
+    try:
+        broker_url = args.broker
+        if not broker_url:
+            rport = free_port()
+            rdir = os.path.join(logdir, "redis")
+            os.makedirs(rdir)
+            rproc = start(
+                "redis",
+                [
+                    "redis-server",
+                    "--port",
+                    str(rport),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                    "--dir",
+                    rdir,
+                    "--protected-mode",
+                    "yes",
+                ],
+                os.environ.copy(),
+                logdir,
+            )
+            wait_port(rport, rproc, "redis-server")
+            broker_url = f"redis://127.0.0.1:{rport}/0"
+            print(f"redis-server on 127.0.0.1:{rport}", flush=True)
+
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("DJANGO_", "CELERY_", "DATABASE_", "REDIS_"))
+        }
+        env.update(
+            DATABASE_URL=args.database_url,
+            CELERY_BROKER_URL=broker_url,
+            REDIS_URL=broker_url,
+            DJANGO_DEBUG="0",
+            DJANGO_SECRET_KEY="bench-" + "x" * 60,
+            DJANGO_ALLOWED_HOSTS="127.0.0.1",
+            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+            LOG_LEVEL="WARNING",
+            PYTHONUNBUFFERED="1",
+            DJANGO_SETTINGS_MODULE="triage.settings",
+        )
+        manage = [PYTHON, os.path.join(ROOT, "manage.py")]
+        run_checked([*manage, "migrate", "--noinput", "-v", "0"], env)
+        run_checked([*manage, "seed_demo"], env)
+        out = run_checked([*manage, "drf_create_token", "teacher"], env)
+        m = re.search(r"Generated token (\w+) for user teacher", out)
+        if not m:
+            sys.exit(f"no token in: {out!r}")
+        with psycopg.connect(db, autocommit=True) as conn:
+            conn.execute(
+                "CREATE TABLE bench_baseline (id bigserial PRIMARY KEY, "
+                "created_at timestamptz NOT NULL DEFAULT now(), queued_at timestamptz)"
+            )
+        print(
+            f"prepared (migrate, seed_demo, token) in {time.monotonic() - t_start:.1f} s",
+            flush=True,
+        )
+        headers = {
+            "Authorization": f"Token {m.group(1)}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Host": "127.0.0.1",
+        }
+
+        figures = run_stack(args, env, logdir, db, broker_url, headers, baseline=False)
+        if not args.skip_baseline:
+            figures += run_stack(args, env, logdir, db, broker_url, headers, baseline=True)
+        summary(figures, args)
+    finally:
+        stop_all()
+        if args.keep:
+            print(f"kept database {args.database_url} and logs in {logdir}")
+        else:
+            database_drop(args.database_url)
+            shutil.rmtree(logdir, ignore_errors=True)
+    print(f"total {time.monotonic() - t_start:.0f} s")
+
+
+def summary(figures: list[Figures], args) -> None:
+    print("\n== summary (latencies in ms; e2e = N / first POST -> last queued)")
+    head = (
+        f"{'run':<40} {'e2e/s':>7} {'http/s':>7} {'http p99':>8} "
+        f"{'q p50':>6} {'q p95':>6} {'q p99':>6} {'q max':>6} {'err':>4} {'load':>5}"
+    )
+    print(head)
+    print("-" * len(head))
+    for f in figures:
+        print(
+            f"{f.label:<40} {f.e2e_rate:7.1f} {f.http_rate:7.1f} {f.http_p99:8.0f} "
+            f"{f.lat_p50:6.0f} {f.lat_p95:6.0f} {f.lat_p99:6.0f} {f.lat_max:6.0f} "
+            f"{f.errors + f.created - f.queued:4d} {f.load1:5.1f}"
+        )
+    by = {f.label.split()[0] + " " + f.label.split()[1]: f for f in figures}
+    prod_sat, base_sat = by.get("product saturation"), by.get("baseline saturation")
+    prod_pace, base_pace = by.get("product paced"), by.get("baseline paced")
+    if prod_sat and base_sat:
+        print(
+            f"product/baseline saturation: e2e throughput "
+            f"{prod_sat.e2e_rate / base_sat.e2e_rate:.2f}x, HTTP throughput "
+            f"{prod_sat.http_rate / base_sat.http_rate:.2f}x, p99 "
+            f"{prod_sat.lat_p99 / base_sat.lat_p99:.1f}x"
+        )
+    if prod_pace and base_pace:
+        print(
+            f"product/baseline paced: p99 {prod_pace.lat_p99 / base_pace.lat_p99:.1f}x, "
+            f"p50 {prod_pace.lat_p50 / base_pace.lat_p50:.1f}x"
+        )
+    if prod_sat:
+        print(
+            f"target >=150 incidents/s end to end: {prod_sat.e2e_rate:.1f} -> "
+            f"{'met' if prod_sat.e2e_rate >= 150 else 'NOT met'}"
+        )
+    if prod_pace:
+        print(
+            f"target p99 filed->queued < 500 ms at {args.rate:g}/s: {prod_pace.lat_p99:.0f} ms "
+            f"-> {'met' if prod_pace.lat_p99 < 500 else 'NOT met'}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,301 @@
+"""The report-an-incident page's form.
+
+The form only shapes the page's input (choices, the time field, the students' rows); the rules
+are the API's: ``clean()`` runs ``IncidentInSerializer`` on the cleaned values and puts its
+errors next to the fields they belong to, in words a teacher understands.
+"""
+
+import re
+import uuid
+from dataclasses import dataclass, field
+
+from django import forms
+from django.core.exceptions import PermissionDenied
+from django.utils import timezone
+from rest_framework import serializers
+
+from schools.models import Student, User
+from schools.selectors import school_ids_for, schools_for
+
+from .models import (
+    Category,
+    DangerNow,
+    Injury,
+    InvolvementRole,
+    Location,
+    StudentState,
+    Threat,
+    Weapon,
+    WithNow,
+)
+from .serializers import IncidentInSerializer
+
+STUDENT_KEY = re.compile(r"^students-(\d{1,3})-(student_id|name|age|role)$")
+STUDENT_PARTS = ("student_id", "name", "age", "role")
+MAX_STUDENT_ROWS = 60  # the serializer allows 50; a few more so its own message shows
+
+# Serializer messages written for API clients, said again for the person at the form.
+FRIENDLY = {
+    ("age", "invalid"): "Give the age as a whole number, e.g. 11.",
+    ("age", "min_value"): "Give an age between 3 and 25.",
+    ("age", "max_value"): "Give an age between 3 and 25.",
+    ("role", "invalid_choice"): "Choose how this person was involved.",
+    ("role", "required"): "Choose how this person was involved.",
+    ("name", "blank"): "Give the person's name.",
+    ("name", "max_length"): "Keep the name under 200 characters.",
+    ("student_id", "max_length"): "That student ID is too long; pick the student again.",
+    ("threat_words", "max_length"): "Keep the words said under 2,000 characters.",
+    ("idempotency_key", "max_length"): "The page expired; reload it and send again.",
+}
+
+
+def _friendly(name: str, error) -> str:
+    code = getattr(error, "code", None)
+    return FRIENDLY.get((name, code), str(error))
+
+
+@dataclass
+class StudentRow:
+    """One chosen student as posted (kept as typed, so a re-rendered page loses nothing)."""
+
+    index: int
+    student_id: str = ""
+    name: str = ""
+    age: str = ""
+    role: str = InvolvementRole.SUBJECT
+    label: str = ""  # what the page shows: the roster name, or the typed name
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def dom_id(self) -> str:
+        return f"student-{self.index}"
+
+    def as_entry(self) -> dict:
+        entry = {"role": self.role}
+        if self.student_id:
+            entry["student_id"] = self.student_id
+        if self.name or not self.student_id:
+            entry["name"] = self.name
+        if self.age:
+            entry["age"] = self.age
+        return entry
+
+
+def _radio(choices, *, initial) -> forms.ChoiceField:
+    return forms.ChoiceField(
+        choices=choices.choices,
+        initial=initial,
+        required=False,
+        widget=forms.RadioSelect,
+        error_messages={"invalid_choice": "Choose one of the answers shown."},
+    )
+
+
+class IncidentForm(forms.Form):
+    narrative = forms.CharField(
+        label="What happened, in your own words",
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        error_messages={"required": "Describe what happened in your own words."},
+    )
+    category = forms.ChoiceField(
+        label="What kind of incident is it?",
+        choices=[("", "Choose one")] + Category.choices,
+        error_messages={
+            "required": "Choose what kind of incident this is.",
+            "invalid_choice": "Choose what kind of incident this is from the list.",
+        },
+    )
+    school = forms.ChoiceField(
+        label="School",
+        error_messages={
+            "required": "Choose the school where it happened.",
+            "invalid_choice": "You can only report for a school where you work. "
+            "Choose one of your schools.",
+        },
+    )
+    danger_now = _radio(DangerNow, initial=DangerNow.NONE)
+    occurred_at = forms.DateTimeField(
+        label="When did it happen?",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        error_messages={"invalid": "Give the date and time it happened, e.g. 03/14/2025 10:30 AM."},
+    )
+    location = forms.ChoiceField(
+        label="Where did it happen?",
+        choices=Location.choices,
+        initial=Location.OTHER,
+        required=False,
+        error_messages={"invalid_choice": "Choose a place from the list."},
+    )
+    weapon = _radio(Weapon, initial=Weapon.NONE)
+    injury = _radio(Injury, initial=Injury.NONE)
+    threat = _radio(Threat, initial=Threat.NONE)
+    threat_words = forms.CharField(
+        label="What words were said?",
+        required=False,
+        strip=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    student_state = _radio(StudentState, initial=StudentState.CALM)
+    with_now = forms.ChoiceField(
+        label="Who is with the student now?",
+        choices=WithNow.choices,
+        initial=WithNow.NOBODY,
+        required=False,
+        error_messages={"invalid_choice": "Choose someone from the list."},
+    )
+    idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    # Fields that sit in the "more details" part of the page (opened when one has an error).
+    DETAIL_FIELDS = (
+        "occurred_at",
+        "location",
+        "weapon",
+        "injury",
+        "threat",
+        "threat_words",
+        "student_state",
+        "with_now",
+    )
+
+    def __init__(self, *args, request, **kwargs):
+        kwargs.setdefault("label_suffix", "")
+        super().__init__(*args, **kwargs)
+        self.request = request
+        self.user: User = request.user
+        schools = list(schools_for(self.user))
+        self.fields["school"].choices = [(s.code, s.name) for s in schools]
+        if len(schools) != 1:
+            self.fields["school"].choices.insert(0, ("", "Choose a school"))
+        else:
+            self.fields["school"].initial = schools[0].code
+        self.fields["occurred_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
+        self.fields["idempotency_key"].initial = uuid.uuid4().hex
+        self.student_rows = self._student_rows() if self.is_bound else []
+        self.validated: dict | None = None
+
+    def _student_rows(self) -> list[StudentRow]:
+        rows: dict[int, StudentRow] = {}
+        for key in self.data:
+            match = STUDENT_KEY.match(key)
+            if match is None:
+                continue
+            index = int(match.group(1))
+            if index not in rows and len(rows) >= MAX_STUDENT_ROWS:
+                continue
+            row = rows.setdefault(index, StudentRow(index=index))
+            setattr(row, match.group(2), self.data.get(key, "").strip()[:200])
+        ordered = [rows[i] for i in sorted(rows)]
+        # Show roster names only for schools where this person works.
+        ids = [r.student_id for r in ordered if r.student_id]
+        names = {
+            s.student_id: s.full_name
+            for s in Student.objects.filter(
+                student_id__in=ids, school_id__in=school_ids_for(self.user)
+            )
+        }
+        for row in ordered:
+            row.label = names.get(row.student_id, "") if row.student_id else row.name
+            if not row.label:
+                row.label = f"Student ID {row.student_id}" if row.student_id else "Unnamed"
+        return ordered
+
+    @property
+    def details_open(self) -> bool:
+        """Open "more details" when it holds an error or an answer other than the default."""
+        if any(name in self.errors for name in self.DETAIL_FIELDS):
+            return True
+        if not self.is_bound:
+            return False
+        defaults = {name: self.fields[name].initial for name in self.DETAIL_FIELDS}
+        defaults.pop("occurred_at")
+        return any(
+            self.data.get(name, default or "") != (default or "")
+            for name, default in defaults.items()
+        )
+
+    # Browsers send a textarea's line breaks as CRLF; store what the person typed.
+    def clean_narrative(self) -> str:
+        return self.cleaned_data["narrative"].replace("\r\n", "\n")
+
+    def clean_threat_words(self) -> str:
+        return self.cleaned_data["threat_words"].replace("\r\n", "\n")
+
+    def clean(self):
+        cleaned = super().clean()
+        payload = {
+            "school": cleaned.get("school", ""),
+            "category": cleaned.get("category", ""),
+            "narrative": cleaned.get("narrative", ""),
+            "students": [row.as_entry() for row in self.student_rows],
+            "idempotency_key": cleaned.get("idempotency_key", ""),
+        }
+        for name in (
+            "location",
+            "weapon",
+            "injury",
+            "threat",
+            "threat_words",
+            "danger_now",
+            "student_state",
+            "with_now",
+        ):
+            if cleaned.get(name):
+                payload[name] = cleaned[name]
+        if cleaned.get("occurred_at"):
+            payload["occurred_at"] = cleaned["occurred_at"].isoformat()
+        serializer = IncidentInSerializer(data=payload, context={"request": self.request})
+        try:
+            if serializer.is_valid():
+                self.validated = dict(serializer.validated_data)
+                return cleaned
+            errors = serializer.errors
+        except PermissionDenied:
+            self.add_error("school", self.fields["school"].error_messages["invalid_choice"])
+            return cleaned
+        except serializers.ValidationError as exc:  # raised by validate(): the roster check
+            errors = exc.detail
+        self._add_serializer_errors(errors)
+        return cleaned
+
+    def _add_serializer_errors(self, errors: dict) -> None:
+        for name, messages in errors.items():
+            if name == "students":
+                self._add_student_errors(messages)
+            elif name in self.fields and name != "idempotency_key":
+                if name not in self.errors:  # the form already said it, in its words
+                    for message in messages:
+                        self.add_error(name, _friendly(name, message))
+            else:
+                for message in messages:
+                    self.add_error(None, _friendly(name, message))
+
+    def _add_student_errors(self, messages) -> None:
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            # One message about the whole list (e.g. too many students).
+            for message in messages if isinstance(messages, list) else [messages]:
+                self.add_error(None, str(message))
+            return
+        for row, row_errors in zip(self.student_rows, messages, strict=False):
+            for part in STUDENT_PARTS:
+                row.errors.extend(_friendly(part, m) for m in row_errors.get(part, []))
+
+    def is_valid(self) -> bool:
+        # A student's error sits on its row, not on a form field.
+        return super().is_valid() and not any(row.errors for row in self.student_rows)
+
+    @property
+    def summary(self) -> list[tuple[str, str]]:
+        """(anchor id, message) for the error summary at the top of the page."""
+        items: list[tuple[str, str]] = []
+        for name in self.fields:
+            if name in self.errors:
+                anchor = self[name].id_for_label or f"id_{name}"
+                if isinstance(self.fields[name].widget, forms.RadioSelect):
+                    anchor = f"id_{name}_0"
+                items.extend((anchor, message) for message in self.errors[name])
+        items.extend(("incident-form", message) for message in self.non_field_errors())
+        for row in self.student_rows:
+            items.extend((f"{row.dom_id}-role", f"{row.label}: {m}") for m in row.errors)
+        return items

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+from .queue_urls import queue_urlpatterns
+
+app_name = "incidents"
+
+urlpatterns = [
+    path("incidents/new/", views.incident_new, name="new"),
+    path("incidents/mine/", views.incidents_mine, name="mine"),
+    path("incidents/students/", views.student_search, name="student_search"),
+    path("incidents/<int:pk>/", views.incident_detail, name="detail"),
+]
+urlpatterns += queue_urlpatterns
