@@ -53,11 +53,13 @@ def test_worker_killed_mid_batch_then_restarted_routes_everything_once(setting, 
     school, teacher = setting
     worker = Worker(broker, tmp_path / "worker-1.log", **FAST)
     worker.start()
-    worker.wait_ready()
-    ids = file_many(school, teacher, 150)
-    # Kill it (SIGKILL, pool children too) once it is part-way through the batch.
-    wait_until(lambda: routed_count(ids) >= 5, 60, 0.02, "the worker routed nothing")
-    worker.kill()
+    try:
+        worker.wait_ready()
+        ids = file_many(school, teacher, 150)
+        # Kill it (SIGKILL, pool children too) once it is part-way through the batch.
+        wait_until(lambda: routed_count(ids) >= 5, 60, 0.02, "the worker routed nothing")
+    finally:
+        worker.kill()
     done_before_restart = routed_count(ids)
     assert done_before_restart < len(ids), "the batch finished before the kill; file more"
 
