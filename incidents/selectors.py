@@ -139,7 +139,9 @@ def queue_item_for(user: User, item_id: int, *, for_update: bool = False) -> Que
         "queue__school__district", "incident__school__district", "incident__filed_by"
     )
     if for_update:
-        items = items.select_for_update(of=("self",))
+        # Lock the bare row first, then read it: PostgreSQL re-checks a joined, LIMITed
+        # SELECT ... FOR UPDATE after a lock wait and can return no row at all.
+        list(QueueItem.objects.select_for_update().filter(pk=item_id).values_list("pk"))
     item = items.filter(pk=item_id).first()
     if item is not None:
         return item
