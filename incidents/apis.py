@@ -11,8 +11,12 @@ from policies.models import RuleSet
 
 from . import selectors, services
 from .facts import build_facts
-from .models import AccessAction, IncidentStudent
+from .models import AccessAction, Incident, IncidentStudent
 from .serializers import IncidentInSerializer, IncidentOutSerializer
+
+STUDENTS_WITH_ROSTER = Prefetch(
+    "students", queryset=IncidentStudent.objects.select_related("student")
+)
 
 
 class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -23,9 +27,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_queryset(self):
         return (
             selectors.incidents_visible_to(self.request.user)
-            .prefetch_related(
-                Prefetch("students", queryset=IncidentStudent.objects.select_related("student"))
-            )
+            .prefetch_related(STUDENTS_WITH_ROSTER)
             .order_by("-filed_at", "-id")
         )
 
@@ -52,7 +54,13 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         incident, created = services.incident_file(
             reporter=request.user, idempotency_key=key, **data
         )
-        incident = self.get_queryset().get(pk=incident.pk)
+        # The reporter may always read what they filed: no need to go through the visibility
+        # selector again on the hot path, only to load the students for the answer.
+        incident = (
+            Incident.objects.select_related("school", "filed_by")
+            .prefetch_related(STUDENTS_WITH_ROSTER)
+            .get(pk=incident.pk)
+        )
         return Response(
             IncidentOutSerializer(incident).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

@@ -11,6 +11,7 @@ from django.http import Http404
 from schools.models import Membership, Role, User
 from schools.selectors import districts_administered, memberships_of
 
+from .facts import INTAKE_FACTS
 from .models import (
     AccessLogEntry,
     CoResponderTeamMember,
@@ -71,10 +72,6 @@ def queues_for(user: User) -> QuerySet[ResponderQueue]:
     return ResponderQueue.objects.filter(queue_filter_for(user)).select_related("school")
 
 
-def is_queue_member(user: User, queue: ResponderQueue) -> bool:
-    return queues_for(user).filter(pk=queue.pk).exists()
-
-
 def incidents_visible_to(user: User) -> QuerySet[Incident]:
     """What they filed, what reached a queue they work, and, for a district admin, the district."""
     if not user.is_authenticated:
@@ -91,17 +88,6 @@ def incidents_visible_to(user: User) -> QuerySet[Incident]:
 
 def incidents_filed_by(user: User) -> QuerySet[Incident]:
     return Incident.objects.filter(filed_by=user).select_related("school")
-
-
-def incident_is_responder_view(user: User, incident: Incident) -> bool:
-    """True when the user sees this incident as a responder, not only as its reporter."""
-    if districts_administered(user) and any(
-        d.pk == incident.school.district_id for d in districts_administered(user)
-    ):
-        return True
-    return QueueItem.objects.filter(
-        incident=incident, queue__in=ResponderQueue.objects.filter(queue_filter_for(user))
-    ).exists()
 
 
 def queue_items_for(user: User) -> QuerySet[QueueItem]:
@@ -245,18 +231,6 @@ def access_log_for(
     return entries.select_related("user", "incident__school", "queue_item").order_by("-at", "-id")
 
 
-INTAKE_ANSWERS = (
-    "category",
-    "location",
-    "weapon",
-    "injury",
-    "threat",
-    "danger_now",
-    "student_state",
-    "with_now",
-)
-
-
 @dataclass(frozen=True)
 class Answer:
     name: str
@@ -277,7 +251,7 @@ class QueueItemDetail:
 def incident_answers(incident: Incident) -> list[Answer]:
     """The reporter's answers (the facts as filed), labelled for people."""
     answers = []
-    for name in INTAKE_ANSWERS:
+    for name in INTAKE_FACTS:
         field = Incident._meta.get_field(name)
         answers.append(
             Answer(

@@ -283,29 +283,34 @@ def queue_item_deliver(*, item_id: int) -> None:
             transaction.on_commit(lambda: _webhook_later(item.pk, "queued"))
 
 
-def _email_members(item: QueueItem, members: list[User]) -> None:
+def _email_about_item(item: QueueItem, people: list[User], subject: str, lead: str) -> None:
+    """Mail that names no student and carries no narrative: it only links to the item."""
     from django.conf import settings
     from django.core.mail import send_mail
 
-    recipients = [m.email for m in members if m.email]
+    recipients = [person.email for person in people if person.email]
     if not recipients:
         return
-    kind = "Notification" if item.origin == ItemOrigin.NOTIFY else "New incident"
-    link = f"{settings.SITE_URL}/queues/items/{item.pk}/"
-    # The mail names no student and carries no narrative: it only links to the item.
-    body = (
-        f"{kind} for the {item.get_route_display()} queue at {item.queue.school.name}.\n"
-        f"Open it to read what happened and respond: {link}\n"
-    )
     try:
         send_mail(
-            subject=f"[{item.queue.school.code}] {kind}: {item.get_route_display()}",
-            message=body,
+            subject=f"[{item.queue.school.code}] {subject}",
+            message=f"{lead}\n{settings.SITE_URL}/queues/items/{item.pk}/\n",
             from_email=None,
             recipient_list=recipients,
         )
     except Exception:
-        logger.exception("email for queue item %s failed", item.pk)
+        logger.exception("email about queue item %s failed", item.pk)
+
+
+def _email_members(item: QueueItem, members: list[User]) -> None:
+    kind = "Notification" if item.origin == ItemOrigin.NOTIFY else "New incident"
+    _email_about_item(
+        item,
+        members,
+        subject=f"{kind}: {item.get_route_display()}",
+        lead=f"{kind} for the {item.get_route_display()} queue at {item.queue.school.name}. "
+        "Open it to read what happened and respond:",
+    )
 
 
 def _webhook_later(item_id: int, event: str) -> None:
@@ -461,7 +466,7 @@ def queue_item_escalate(*, item_id: int, now: datetime) -> bool:
             to=audience,
             recipients=len(recipients),
         )
-        transaction.on_commit(lambda: _email_escalation(item, recipients, audience))
+        transaction.on_commit(lambda: _email_escalation(item, recipients))
         transaction.on_commit(lambda: live.publish_item(item, "escalated"))
     return True
 
@@ -478,26 +483,14 @@ def _escalation_recipients(item: QueueItem, audience: str) -> list[User]:
     return list(User.objects.filter(pk__in=members.values("user_id"), is_active=True))
 
 
-def _email_escalation(item: QueueItem, recipients: list[User], audience: str) -> None:
-    from django.conf import settings
-    from django.core.mail import send_mail
-
-    emails = [u.email for u in recipients if u.email]
-    if not emails:
-        return
-    try:
-        send_mail(
-            subject=f"[{item.queue.school.code}] Not acknowledged: {item.get_route_display()}",
-            message=(
-                f"An incident in the {item.get_route_display()} queue at "
-                f"{item.queue.school.name} has not been acknowledged in time.\n"
-                f"{settings.SITE_URL}/queues/items/{item.pk}/\n"
-            ),
-            from_email=None,
-            recipient_list=emails,
-        )
-    except Exception:
-        logger.exception("escalation email for queue item %s failed", item.pk)
+def _email_escalation(item: QueueItem, recipients: list[User]) -> None:
+    _email_about_item(
+        item,
+        recipients,
+        subject=f"Not acknowledged: {item.get_route_display()}",
+        lead=f"An incident in the {item.get_route_display()} queue at "
+        f"{item.queue.school.name} has not been acknowledged in time.",
+    )
 
 
 # --- Responder queues: claim, acknowledge, note, hand off, resolve ---------------------------

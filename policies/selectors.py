@@ -43,7 +43,3 @@ def _compiled(ruleset_id: int, updated_at_iso: str) -> engine.CompiledPolicy:
 def compiled_policy(ruleset: RuleSet) -> engine.CompiledPolicy:
     """Compiled once per version (and per edit of a draft), then reused from memory."""
     return _compiled(ruleset.pk, ruleset.updated_at.isoformat())
-
-
-def compile_spec(spec: dict) -> engine.CompiledPolicy:
-    return engine.compile_ruleset(spec)

@@ -103,48 +103,27 @@ def subprocess_env(broker_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-class Worker:
-    """A real `celery -A triage worker` process."""
+class CeleryProcess:
+    """A real `celery -A triage <command>` process in its own process group, logging to a file."""
 
-    def __init__(self, broker_url: str, log_path: Path, *args: str, **env: str) -> None:
+    def __init__(self, broker_url: str, log_path: Path, command: list[str], **env: str) -> None:
         self.broker_url = broker_url
         self.log_path = log_path
-        self.args = args
+        self.command = command
         self.env = env
         self.process: subprocess.Popen | None = None
+        self._log = None
 
     def start(self) -> None:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "triage",
-                "worker",
-                "--loglevel=INFO",
-                "--concurrency=2",
-                "--without-gossip",
-                "--without-mingle",
-                *self.args,
-            ],
+            [sys.executable, "-m", "celery", "-A", "triage", *self.command],
             cwd=ROOT,
             env=subprocess_env(self.broker_url, **self.env),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
-            if b"ready." in self.log_path.read_bytes():
-                return
-            time.sleep(0.1)
-        raise TimeoutError(f"worker not ready: {self.log_path.read_text()[-3000:]}")
 
     def kill(self) -> None:
         """SIGKILL the whole process group: the main process and its pool children."""
@@ -159,8 +138,33 @@ class Worker:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
-        if getattr(self, "_log", None):
+        if self._log:
             self._log.close()
+
+
+class Worker(CeleryProcess):
+    """A real `celery -A triage worker` process."""
+
+    def __init__(self, broker_url: str, log_path: Path, *args: str, **env: str) -> None:
+        command = [
+            "worker",
+            "--loglevel=INFO",
+            "--concurrency=2",
+            "--without-gossip",
+            "--without-mingle",
+            *args,
+        ]
+        super().__init__(broker_url, log_path, command, **env)
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited: {self.log_path.read_text()[-3000:]}")
+            if b"ready." in self.log_path.read_bytes():
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"worker not ready: {self.log_path.read_text()[-3000:]}")
 
 
 @contextmanager
@@ -183,39 +187,13 @@ def broker_for_tests() -> tuple[str, RedisServer | None]:
     return server.url, server
 
 
-class Beat:
+class Beat(CeleryProcess):
     """A real `celery -A triage beat` process with its schedule file in a temp folder."""
 
     def __init__(self, broker_url: str, folder: Path, **env: str) -> None:
-        self.log_path = folder / "beat.log"
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "triage",
-                "beat",
-                "--loglevel=INFO",
-                f"--schedule={folder / 'beat-schedule'}",
-            ],
-            cwd=ROOT,
-            env=subprocess_env(broker_url, **env),
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        self._log.close()
+        command = ["beat", "--loglevel=INFO", f"--schedule={folder / 'beat-schedule'}"]
+        super().__init__(broker_url, folder / "beat.log", command, **env)
+        self.start()
 
 
 @contextmanager
