@@ -54,13 +54,13 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         incident, created = services.incident_file(
             reporter=request.user, idempotency_key=key, **data
         )
-        # The reporter may always read what they filed: no need to go through the visibility
-        # selector again on the hot path, only to load the students for the answer.
-        incident = (
-            Incident.objects.select_related("school", "filed_by")
-            .prefetch_related(STUDENTS_WITH_ROSTER)
-            .get(pk=incident.pk)
-        )
+        if not created:
+            # A repeated key: the incident filed before, which its reporter may always read.
+            incident = (
+                Incident.objects.select_related("school", "filed_by")
+                .prefetch_related(STUDENTS_WITH_ROSTER)
+                .get(pk=incident.pk)
+            )
         return Response(
             IncidentOutSerializer(incident).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

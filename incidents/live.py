@@ -5,6 +5,7 @@ embedded default they go through a small table that the event stream polls, so l
 still work with SQLite and no server.
 """
 
+import functools
 import json
 import logging
 import time
@@ -28,7 +29,9 @@ def _payload(item, event: str) -> dict:
     }
 
 
+@functools.cache
 def _redis():
+    """One client (and connection pool) per process; redis-py re-opens it after a fork."""
     import redis
 
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)

@@ -47,10 +47,20 @@ class InvolvedStudent:
 
 
 def timeline_record(
-    *, incident: Incident, kind: str, actor: User | None = None, private: bool = False, **data
+    *,
+    kind: str,
+    incident: Incident | None = None,
+    incident_id: int | None = None,
+    actor: User | None = None,
+    private: bool = False,
+    **data,
 ) -> TimelineEvent:
     return TimelineEvent.objects.create(
-        incident=incident, kind=kind, actor=actor, private=private, data=data
+        incident_id=incident.pk if incident is not None else incident_id,
+        kind=kind,
+        actor=actor,
+        private=private,
+        data=data,
     )
 
 
@@ -103,12 +113,14 @@ def incident_file(
                 with_now=with_now,
                 idempotency_key=idempotency_key,
             )
-            IncidentStudent.objects.bulk_create(
+            involved = IncidentStudent.objects.bulk_create(
                 IncidentStudent(
                     incident=incident, student=s.student, name=s.name, age=s.age, role=s.role
                 )
                 for s in students
             )
+            # What was just written, so the answer needs no second read of it.
+            incident._prefetched_objects_cache = {"students": involved}
             timeline_record(incident=incident, kind=EventKind.FILED, actor=reporter)
             transaction.on_commit(lambda: incident_dispatch(incident_id=incident.pk))
     except IntegrityError:
@@ -186,17 +198,19 @@ def incident_route(*, incident_id: int) -> Incident | None:
                 "status",
             ]
         )
-        timeline_record(
+        routed = TimelineEvent(
             incident=incident,
             kind=EventKind.ROUTED,
-            route=decision.route,
-            rule=decision.rule_name or "default route",
-            ruleset_version=ruleset.version,
-            guardrails=[g["guardrail"] for g in decision.guardrails],
+            data={
+                "route": decision.route,
+                "rule": decision.rule_name or "default route",
+                "ruleset_version": ruleset.version,
+                "guardrails": [g["guardrail"] for g in decision.guardrails],
+            },
         )
-        items = [_queue_item_create(incident, decision.route, ItemOrigin.ROUTING, now)]
-        for route in decision.also_notify:
-            items.append(_queue_item_create(incident, route, ItemOrigin.NOTIFY, now))
+        targets = [(decision.route, ItemOrigin.ROUTING)]
+        targets += [(route, ItemOrigin.NOTIFY) for route in decision.also_notify]
+        items = _queue_items_create(incident, targets, now, first_events=[routed])
     for item in items:
         transaction.on_commit(
             lambda item=item: queue_item_deliver_later(item_id=item.pk, route=item.route)
@@ -210,27 +224,59 @@ def ack_deadline_minutes(district, route: str) -> float:
     return float(overrides.get(route, ACK_DEADLINES[route]))
 
 
+def _queues_for(school, routes: list[str]) -> dict[str, ResponderQueue]:
+    """The school's queues for these routes, opening any that routing has not used yet."""
+    queues = {q.route: q for q in ResponderQueue.objects.filter(school=school, route__in=routes)}
+    for route in routes:
+        if route not in queues:
+            queues[route], _ = ResponderQueue.objects.get_or_create(school=school, route=route)
+    return queues
+
+
+def _queue_items_create(
+    incident: Incident,
+    targets: list[tuple[str, str]],
+    now: datetime,
+    first_events: list[TimelineEvent] = (),
+) -> list[QueueItem]:
+    """One item per (route, origin), with its timeline event; batched: routing is a hot path."""
+    queues = _queues_for(incident.school, [route for route, _ in targets])
+    district = incident.school.district
+    items = QueueItem.objects.bulk_create(
+        QueueItem(
+            incident=incident,
+            queue=queues[route],
+            route=route,
+            origin=origin,
+            urgency=URGENCY[route],
+            state=ItemState.QUEUED,
+            queued_at=now,
+            ack_deadline=None
+            if origin == ItemOrigin.NOTIFY
+            else now + timedelta(minutes=ack_deadline_minutes(district, route)),
+        )
+        for route, origin in targets
+    )
+    TimelineEvent.objects.bulk_create(
+        [
+            *first_events,
+            *(
+                TimelineEvent(
+                    incident=incident,
+                    kind=EventKind.NOTIFIED
+                    if item.origin == ItemOrigin.NOTIFY
+                    else EventKind.QUEUED,
+                    data={"route": item.route, "item": item.pk},
+                )
+                for item in items
+            ),
+        ]
+    )
+    return items
+
+
 def _queue_item_create(incident: Incident, route: str, origin: str, now) -> QueueItem:
-    queue, _ = ResponderQueue.objects.get_or_create(school=incident.school, route=route)
-    notification = origin == ItemOrigin.NOTIFY
-    item = QueueItem.objects.create(
-        incident=incident,
-        queue=queue,
-        route=route,
-        origin=origin,
-        urgency=URGENCY[route],
-        state=ItemState.QUEUED,
-        queued_at=now,
-        ack_deadline=None
-        if notification
-        else now + timedelta(minutes=ack_deadline_minutes(incident.school.district, route)),
-    )
-    timeline_record(
-        incident=incident,
-        kind=EventKind.NOTIFIED if notification else EventKind.QUEUED,
-        route=route,
-        item=item.pk,
-    )
+    (item,) = _queue_items_create(incident, [(route, origin)], now)
     return item
 
 
@@ -255,23 +301,23 @@ def queue_members(queue: ResponderQueue) -> list[User]:
 
 
 def queue_item_deliver(*, item_id: int) -> None:
-    """Tell the queue's members: a live update, an email naming no student, the webhook."""
+    """Tell the queue's members: a live update, an email naming no student, the webhook.
+
+    Exactly once per item: the conditional UPDATE lets only one delivery through, whatever
+    number of copies of the message arrive.
+    """
     from . import live
 
     with transaction.atomic():
-        item = (
-            QueueItem.objects.select_for_update(of=("self",))
-            .select_related("queue__school", "incident")
-            .filter(pk=item_id)
-            .first()
+        won = QueueItem.objects.filter(pk=item_id, delivered_at__isnull=True).update(
+            delivered_at=timezone.now()
         )
-        if item is None or item.delivered_at is not None:
+        if not won:
             return
-        item.delivered_at = timezone.now()
-        item.save(update_fields=["delivered_at"])
+        item = QueueItem.objects.select_related("queue__school").get(pk=item_id)
         members = queue_members(item.queue)
         timeline_record(
-            incident=item.incident,
+            incident_id=item.incident_id,
             kind=EventKind.DELIVERED,
             route=item.route,
             item=item.pk,
