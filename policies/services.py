@@ -76,8 +76,8 @@ def ruleset_create_draft(*, user: User, based_on: int | None = None) -> RuleSet:
         )
 
 
-def ruleset_update(*, user: User, version: int, spec: dict) -> tuple[RuleSet, list[engine.Problem]]:
-    """Replace a draft's rules. Refuses invalid specs (nothing is saved); returns lint warnings."""
+def _draft_store(*, user: User, version: int, spec: dict, require_valid: bool) -> RuleSet:
+    """Replace a draft's rules, default route and guardrails, under its row lock."""
     district = district_for_admin(user)
     with transaction.atomic():
         ruleset = RuleSet.objects.select_for_update().get(district=district, version=version)
@@ -86,15 +86,22 @@ def ruleset_update(*, user: User, version: int, spec: dict) -> tuple[RuleSet, li
                 f"version {version} is {ruleset.status}: only drafts can be edited; "
                 "create a draft based on it instead"
             )
-        result = engine.validate_ruleset(spec)
-        if result.errors:
-            raise RulesetInvalid(result.errors)
+        if require_valid:
+            errors = engine.validate_ruleset(spec).errors
+            if errors:
+                raise RulesetInvalid(errors)
         normal = engine.normalize_ruleset(spec)
         ruleset.rules = normal["rules"]
         ruleset.default_route = normal["default_route"]
         ruleset.guardrails = normal["guardrails"]
         ruleset.save(update_fields=["rules", "default_route", "guardrails", "updated_at"])
-    return ruleset, result.warnings
+    return ruleset
+
+
+def ruleset_update(*, user: User, version: int, spec: dict) -> tuple[RuleSet, list[engine.Problem]]:
+    """Replace a draft's rules. Refuses invalid specs (nothing is saved); returns lint warnings."""
+    ruleset = _draft_store(user=user, version=version, spec=spec, require_valid=True)
+    return ruleset, engine.validate_ruleset(ruleset.spec()).warnings
 
 
 def ruleset_publish(*, user: User, version: int) -> RuleSet:
@@ -124,3 +131,33 @@ def ruleset_publish(*, user: User, version: int) -> RuleSet:
             rollback=rollback,
         )
     return ruleset
+
+
+def ruleset_save_draft(
+    *, user: User, version: int, spec: dict
+) -> tuple[RuleSet, engine.ValidationResult]:
+    """Store a draft as the editor sent it, errors and all, so no work is lost.
+
+    Unlike ``ruleset_update`` an invalid spec is kept (publishing still refuses it); only a
+    shape that cannot be stored at all (not an object, rules not a list) is refused.
+    """
+    district_for_admin(user)  # non-admins are refused before their input is read
+    normal = engine.normalize_ruleset(spec)
+    unstorable = []
+    if not isinstance(normal, dict):
+        unstorable.append(engine.Problem("ruleset", "a rule set must be an object"))
+    else:
+        if not isinstance(normal.get("rules"), list):
+            unstorable.append(engine.Problem("rules", "must be a list of rules"))
+        route = normal.get("default_route")
+        if (
+            not isinstance(route, str)
+            or len(route) > RuleSet._meta.get_field("default_route").max_length
+        ):
+            unstorable.append(engine.Problem("default_route", "choose one of the routes"))
+        if not isinstance(normal.get("guardrails"), dict):
+            unstorable.append(engine.Problem("guardrails", "must be an object keyed by guardrail"))
+    if unstorable:
+        raise RulesetInvalid(unstorable)
+    ruleset = _draft_store(user=user, version=version, spec=spec, require_valid=False)
+    return ruleset, engine.validate_ruleset(ruleset.spec())

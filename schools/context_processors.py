@@ -11,6 +11,7 @@ NAV_ITEMS = [
     ("incidents:mine", "My incidents", None),
     ("incidents:queues", "My queues", RESPONDER_ROLES | {Role.DISTRICT_ADMIN}),
     ("policies:rulesets", "Routing rules", {Role.DISTRICT_ADMIN}),
+    ("reports:equity", "Equity report", {Role.DISTRICT_ADMIN, Role.ADMINISTRATOR}),
     ("incidents:access_log", "Access log", {Role.DISTRICT_ADMIN}),
     ("admin:index", "Back office", {Role.DISTRICT_ADMIN}),
 ]

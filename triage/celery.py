@@ -15,7 +15,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "triage.settings")
 from django.conf import settings  # noqa: E402
 
 ROUTES = ("counselor", "administrator", "co_responder", "sro")
-QUEUE_NAMES = ("routing", *(f"responder.{route}" for route in ROUTES), "maintenance")
+QUEUE_NAMES = ("routing", *(f"responder.{route}" for route in ROUTES), "maintenance", "analysis")
 
 app = Celery("triage")
 app.conf.update(
@@ -30,6 +30,8 @@ app.conf.update(
         "incidents.tasks.sweep_unrouted": {"queue": "maintenance", "routing_key": "maintenance"},
         "incidents.tasks.escalate_overdue": {"queue": "maintenance", "routing_key": "maintenance"},
         "incidents.tasks.webhook_task": {"queue": "maintenance", "routing_key": "maintenance"},
+        # Long, CPU-bound what-if replays never hold up routing or deliveries.
+        "reports.tasks.replay_run_task": {"queue": "analysis", "routing_key": "analysis"},
         # Deliveries go to responder.<route>, chosen when sent: life-safety deliveries never
         # wait behind a backlog of others. This default only catches a send without a route.
         "incidents.tasks.deliver_task": {

@@ -16,6 +16,8 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin_site.urls),
     path("", include("incidents.urls")),
+    path("rules/", include("policies.urls")),
+    path("reports/", include("reports.urls")),
     path("api/", include("incidents.urls_api")),
     path("api/", include("policies.urls_api")),
     path("api/me/", MeApi.as_view(), name="api-me"),

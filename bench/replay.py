@@ -1,0 +1,688 @@
+"""Benchmark: what-if replay of a draft over 1,000,000 routed incidents, and the equity dashboard.
+
+Creates its own PostgreSQL database (default triage_replay_bench, dropped and re-created),
+migrates it, and bulk-loads with COPY: a district of 200 schools, a roster of 200,000
+students (IEP ~13%, 504 only ~3%, BIP, CRDC race/ethnicity, sex, English learners), and
+1,000,000 incidents routed by the published default policy over school year 2025-26, each
+with its facts snapshot, its subject (and some target) students, its routing queue item
+(acknowledged and resolved with outcomes, arrests included), notification items, the
+filed/routed timeline events and some hand-offs. Then, each in a fresh process so that peak
+RSS is the measured work's own:
+
+  1. replay: a draft that changes one rule (danger-to-others: sro -> co_responder) replayed
+     over the whole year with reports.services.replay_execute (the Celery task's service);
+     prints incidents/s, total seconds and peak RSS;
+  2. dashboard: reports.selectors.equity_figures (the SQL) and a full GET /reports/equity/
+     (SQL + render) for the district admin over the whole year, cold then warm.
+
+Prints figures; asserts nothing.
+
+    .venv/bin/python bench/replay.py [--incidents 1000000] [--schools 200]
+        [--students-per-school 1000] [--database-url postgres://postgres@127.0.0.1:5432/...]
+        [--keep] [--skip-load]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, date, datetime, timedelta
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/triage_replay_bench"
+YEAR_START, YEAR_END = date(2025, 8, 1), date(2026, 7, 31)
+
+
+def django_setup(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "triage.settings")
+    os.environ["DATABASE_CONN_MAX_AGE"] = "0"
+    import django
+
+    django.setup()
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. Linux keeps ru_maxrss across exec (a child started by a big
+    parent inherits its figure), so VmHWM, reset by exec, is read first."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------------------- database
+
+
+def recreate_database(database_url: str) -> None:
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(database_url: str) -> None:
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    admin_url = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# ---------------------------------------------------------------------------- generation
+
+CATEGORIES = {
+    "disruption": 22,
+    "physical_aggression": 18,
+    "bullying_harassment": 10,
+    "substance_use": 8,
+    "threat": 6,
+    "emotional_crisis": 7,
+    "self_harm": 3,
+    "theft": 5,
+    "vandalism": 5,
+    "drug_distribution": 2,
+    "sexual_misconduct": 1,
+    "abuse_disclosure": 2,
+    "medical": 3,
+    "weapon": 1.5,
+    "intruder": 0.2,
+    "other": 6,
+}
+LOCATIONS = ["classroom", "hallway", "cafeteria", "restroom", "gym", "playground", "bus", "other"]
+WEAPONS = {"none": 95, "object_used_as_weapon": 3, "weapon_possessed": 1.6, "firearm": 0.4}
+INJURIES = {"none": 80, "first_aid": 14, "medical_attention": 5, "serious": 1}
+THREATS = {"none": 85, "to_self": 4, "to_others": 9, "to_kill_or_seriously_injure": 2}
+DANGER = {"none": 90, "to_self": 4, "to_others": 6}
+STATES = {"calm": 35, "calming_down": 25, "upset": 28, "dysregulated": 12}
+WITH_NOW = {
+    "nobody": 10,
+    "teacher": 50,
+    "counselor": 10,
+    "school_psychologist": 2,
+    "social_worker": 3,
+    "nurse": 3,
+    "administrator": 17,
+    "sro": 5,
+}
+SCHOOL_TYPES = {"ES": (0, 5, 5, 11), "MS": (6, 8, 11, 14), "HS": (9, 12, 14, 18)}
+RACES = {"HI": 28, "AM": 1, "AS": 6, "HP": 0.5, "BL": 15, "WH": 44, "TR": 5.5}
+ACK_MEDIAN_SECONDS = {"sro": 60, "co_responder": 180, "administrator": 600, "counselor": 900}
+
+
+def pick(rng: random.Random, weights: dict[str, float]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def facts_pool(rng: random.Random, school_type: str, size: int) -> list[dict]:
+    low, high, age_low, age_high = SCHOOL_TYPES[school_type]
+    pool = []
+    for _ in range(size):
+        category = pick(rng, CATEGORIES)
+        weapon = pick(rng, WEAPONS) if category in {"weapon", "physical_aggression"} else "none"
+        if category == "weapon" and weapon == "none":
+            weapon = "weapon_possessed"
+        flags = rng.random()
+        iep, s504 = flags < 0.16, 0.16 <= flags < 0.20
+        bip = iep and rng.random() < 0.3 or rng.random() < 0.02
+        hour = rng.choices(range(7, 18), weights=[2, 8, 10, 10, 9, 12, 10, 9, 8, 3, 1])[0]
+        facts = {
+            "category": category,
+            "location": rng.choice(LOCATIONS),
+            "weapon": weapon,
+            "injury": pick(rng, INJURIES),
+            "threat": pick(rng, THREATS)
+            if category in {"threat", "physical_aggression"}
+            else "none",
+            "danger_now": pick(rng, DANGER),
+            "student_state": pick(rng, STATES),
+            "with_now": pick(rng, WITH_NOW),
+            "any_iep": iep,
+            "any_504": s504,
+            "any_bip": bip,
+            "youngest_subject_age": rng.randint(age_low, age_high),
+            "school_grade_low": low,
+            "school_grade_high": high,
+            "subject_prior_incidents": min(int(rng.expovariate(0.6)), 20),
+            "hour_of_day": hour,
+            "within_school_hours": 8 <= hour < 16,
+            "student_count": rng.choice([1, 1, 1, 2, 2, 3]),
+        }
+        facts["any_disability"] = iep or s504 or bip
+        pool.append(facts)
+    return pool
+
+
+def load(database_url: str, incidents: int, schools: int, per_school: int) -> None:
+    django_setup(database_url)
+    from django.core.management import call_command
+    from django.db import connection
+
+    from incidents.models import (
+        Incident,
+        IncidentStudent,
+        QueueItem,
+        ResponderQueue,
+        TimelineEvent,
+    )
+    from policies import engine
+    from policies.selectors import compiled_policy
+    from policies.services import ruleset_ensure_default
+    from schools.models import District, Membership, School, Student, User
+
+    began = time.monotonic()
+    call_command("migrate", verbosity=0)
+    rng = random.Random(20251)
+    district = District.objects.create(name="Bench Unified", slug="bench")
+    types = ["ES"] * (schools // 2) + ["MS"] * (schools // 4)
+    types += ["HS"] * (schools - len(types))
+    school_rows = School.objects.bulk_create(
+        [
+            School(
+                district=district,
+                code=f"S{i:03d}-{t}",
+                name=f"School {i:03d} {t}",
+                grade_low=SCHOOL_TYPES[t][0],
+                grade_high=SCHOOL_TYPES[t][1],
+            )
+            for i, t in enumerate(types)
+        ]
+    )
+    admin = User.objects.create_user("district_admin", password="demo")
+    Membership.objects.create(user=admin, school=school_rows[0], role="district_admin")
+    teachers = User.objects.bulk_create([User(username=f"teacher{i}") for i in range(schools)])
+    ResponderQueue.objects.bulk_create(
+        [ResponderQueue(school=s, route=r) for s in school_rows for r in ACK_MEDIAN_SECONDS]
+    )
+    queue_ids = {(q.school_id, q.route): q.pk for q in ResponderQueue.objects.all()}
+    published = ruleset_ensure_default(district=district, by=admin)
+    decide = compiled_policy(published).decide
+
+    def copy_rows(model, fields: list[str], rows) -> None:
+        columns = [model._meta.get_field(f).column for f in fields]
+        sql = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+    # --- roster
+    now_text = datetime.now(UTC).isoformat()
+    roster: dict[int, dict[str, list[int]]] = {}
+    student_rows = []
+    next_id = 1
+    for school, kind in zip(school_rows, types, strict=True):
+        buckets: dict[str, list[int]] = {"iep": [], "504": [], "bip": [], "none": []}
+        low, high = SCHOOL_TYPES[kind][:2]
+        for _ in range(per_school):
+            r = rng.random()
+            iep, s504 = r < 0.13, 0.13 <= r < 0.16
+            bip = (iep and rng.random() < 0.25) or rng.random() < 0.01
+            grade = rng.randint(low, high)
+            student_rows.append(
+                (
+                    next_id,
+                    district.pk,
+                    school.pk,
+                    f"B{next_id:07d}",
+                    "Student",
+                    f"Number{next_id}",
+                    date(2025 - grade - 6, rng.randint(1, 12), rng.randint(1, 28)).isoformat(),
+                    grade,
+                    rng.choices("MFX", weights=[50, 49, 1])[0],
+                    pick(rng, RACES),
+                    rng.random() < 0.11,
+                    iep,
+                    s504,
+                    bip,
+                    "",
+                    now_text,
+                )
+            )
+            key = "iep" if iep else "504" if s504 else "bip" if bip else "none"
+            buckets[key].append(next_id)
+            next_id += 1
+        roster[school.pk] = buckets
+    copy_rows(
+        Student,
+        [
+            "id",
+            "district",
+            "school",
+            "student_id",
+            "first_name",
+            "last_name",
+            "birth_date",
+            "grade",
+            "sex",
+            "race_ethnicity",
+            "english_learner",
+            "iep",
+            "section_504",
+            "bip",
+            "plan_contact",
+            "updated_at",
+        ],
+        student_rows,
+    )
+    del student_rows
+    print(f"roster: {schools} schools, {schools * per_school:,} students", flush=True)
+
+    # --- facts pools, decided once each by the published version (that is how they were routed)
+    pools = {}
+    for kind in SCHOOL_TYPES:
+        entries = []
+        for facts in facts_pool(rng, kind, 20_000):
+            d = decide(facts)
+            entries.append(
+                (
+                    facts,
+                    json.dumps(facts),
+                    d.route,
+                    json.dumps(
+                        {
+                            "route": d.route,
+                            "also_notify": list(d.also_notify),
+                            "rule_id": d.rule_id,
+                            "rule_name": d.rule_name,
+                        }
+                    ),
+                    d.rule_id or "",
+                    d.rule_name or "",
+                    d.also_notify,
+                )
+            )
+        pools[kind] = entries
+
+    span = (datetime(2026, 7, 1, tzinfo=UTC) - datetime(2025, 8, 15, tzinfo=UTC)).total_seconds()
+    base = datetime(2025, 8, 15, 13, tzinfo=UTC)
+    incident_fields = [
+        "id",
+        "school",
+        "filed_by",
+        "filed_at",
+        "occurred_at",
+        "location",
+        "category",
+        "narrative",
+        "weapon",
+        "injury",
+        "threat",
+        "threat_words",
+        "danger_now",
+        "student_state",
+        "with_now",
+        "status",
+        "idempotency_key",
+        "route",
+        "routed_at",
+        "ruleset",
+        "ruleset_version",
+        "rule_id",
+        "rule_name",
+        "decision",
+        "facts",
+        "dispatch_attempts",
+    ]
+    involvement_fields = ["incident", "student", "name", "role"]
+    item_fields = [
+        "incident",
+        "queue",
+        "route",
+        "origin",
+        "urgency",
+        "state",
+        "queued_at",
+        "acknowledged_at",
+        "closed_at",
+        "escalation_level",
+        "outcome",
+        "summary",
+    ]
+    event_fields = ["incident", "kind", "at", "data", "private"]
+    urgency = {"sro": 0, "co_responder": 1, "counselor": 2, "administrator": 3}
+    incident_rows, involvement_rows, item_rows, event_rows = [], [], [], []
+    school_list = list(zip(school_rows, types, strict=True))
+
+    def flush() -> None:
+        copy_rows(Incident, incident_fields, incident_rows)
+        copy_rows(IncidentStudent, involvement_fields, involvement_rows)
+        copy_rows(QueueItem, item_fields, item_rows)
+        copy_rows(TimelineEvent, event_fields, event_rows)
+        for rows in (incident_rows, involvement_rows, item_rows, event_rows):
+            rows.clear()
+
+    for pk in range(1, incidents + 1):
+        school, kind = school_list[rng.randrange(len(school_list))]
+        facts, facts_text, route, decision_text, rule_id, rule_name, notify = rng.choice(
+            pools[kind]
+        )
+        occurred = base + timedelta(seconds=rng.random() * span)
+        filed = occurred + timedelta(seconds=rng.randint(30, 900))
+        routed = filed + timedelta(seconds=1)
+        occurred_text, filed_text, routed_text = (
+            occurred.isoformat(),
+            filed.isoformat(),
+            routed.isoformat(),
+        )
+        incident_rows.append(
+            (
+                pk,
+                school.pk,
+                teachers[rng.randrange(len(teachers))].pk,
+                filed_text,
+                occurred_text,
+                facts["location"],
+                facts["category"],
+                "Generated for the replay benchmark.",
+                facts["weapon"],
+                facts["injury"],
+                facts["threat"],
+                "",
+                facts["danger_now"],
+                facts["student_state"],
+                facts["with_now"],
+                "resolved",
+                "",
+                route,
+                routed_text,
+                published.pk,
+                1,
+                rule_id,
+                rule_name,
+                decision_text,
+                facts_text,
+                1,
+            )
+        )
+        buckets = roster[school.pk]
+        key = (
+            "iep"
+            if facts["any_iep"]
+            else "504"
+            if facts["any_504"]
+            else "bip"
+            if facts["any_bip"]
+            else "none"
+        )
+        chosen = {rng.choice(buckets[key] or buckets["none"])}
+        if rng.random() < 0.15:
+            chosen.add(rng.choice(buckets["none"]))
+        for student in chosen:
+            involvement_rows.append((pk, student, "", "subject"))
+        if rng.random() < 0.3:
+            target = rng.choice(buckets["none"])
+            if target not in chosen:
+                involvement_rows.append((pk, target, "", "target"))
+        # The routing item: most acknowledged and resolved, some still open.
+        r = rng.random()
+        acked = routed + timedelta(seconds=rng.lognormvariate(0, 0.8) * ACK_MEDIAN_SECONDS[route])
+        if route in ("sro", "co_responder"):
+            outcome = rng.choices(
+                [
+                    "referred_to_law_enforcement",
+                    "citation",
+                    "arrest",
+                    "counseling_provided",
+                    "parent_contacted",
+                    "safety_plan",
+                ],
+                weights=[20, 6, 4, 30, 25, 15],
+            )[0]
+        else:
+            outcome = rng.choices(
+                [
+                    "counseling_provided",
+                    "parent_contacted",
+                    "discipline_assigned",
+                    "restorative_conference",
+                    "referred_to_law_enforcement",
+                    "arrest",
+                ],
+                weights=[30, 30, 25, 14, 0.8, 0.2],
+            )[0]
+        state = "resolved" if r < 0.85 else "acknowledged" if r < 0.95 else "queued"
+        item_rows.append(
+            (
+                pk,
+                queue_ids[school.pk, route],
+                route,
+                "routing",
+                urgency[route],
+                state,
+                routed_text,
+                acked.isoformat() if state != "queued" else None,
+                (acked + timedelta(hours=2)).isoformat() if state == "resolved" else None,
+                0,
+                outcome if state == "resolved" else "",
+                "",
+            )
+        )
+        for also in notify:
+            item_rows.append(
+                (
+                    pk,
+                    queue_ids[school.pk, also],
+                    also,
+                    "notify",
+                    urgency[also],
+                    "resolved",
+                    routed_text,
+                    None,
+                    None,
+                    0,
+                    "",
+                    "",
+                )
+            )
+        event_rows.append((pk, "filed", filed_text, "{}", False))
+        event_rows.append((pk, "routed", routed_text, json.dumps({"route": route}), False))
+        if rng.random() < 0.02:
+            to = rng.choice([x for x in urgency if x != route])
+            event_rows.append(
+                (
+                    pk,
+                    "handed_off",
+                    acked.isoformat(),
+                    json.dumps({"from": route, "to": to, "reason": "bench"}),
+                    False,
+                )
+            )
+        if pk % 50_000 == 0:
+            flush()
+            print(f"  loaded {pk:,} incidents ({time.monotonic() - began:.0f} s)", flush=True)
+    flush()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('incidents_incident', 'id'), "
+            "(SELECT max(id) FROM incidents_incident))"
+        )
+        cursor.execute(
+            "SELECT setval(pg_get_serial_sequence('schools_student', 'id'), "
+            "(SELECT max(id) FROM schools_student))"
+        )
+    connection.close()
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    print(
+        f"loaded {incidents:,} incidents in {time.monotonic() - began:.1f} s "
+        f"(COPY, then VACUUM ANALYZE)",
+        flush=True,
+    )
+    # A draft that changes one rule: others in danger now -> co-responders instead of the SRO.
+    from policies.models import RuleSet
+
+    spec = published.spec()
+    for rule in spec["rules"]:
+        if rule["id"] == "danger-to-others":
+            rule["route"] = "co_responder"
+            rule["also_notify"] = []
+    engine.compile_ruleset(spec)  # the draft is valid
+    RuleSet.objects.create(
+        district=district,
+        version=2,
+        status="draft",
+        rules=spec["rules"],
+        default_route=spec["default_route"],
+        guardrails=spec["guardrails"],
+        based_on=1,
+        created_by=admin,
+        note="bench: danger-to-others -> co_responder",
+    )
+
+
+# ---------------------------------------------------------------------------- measurements
+
+
+def measure_replay(database_url: str) -> None:
+    django_setup(database_url)
+    from policies.models import RuleSet
+    from reports import services
+    from reports.models import ReplayRun
+    from schools.models import User
+
+    admin = User.objects.get(username="district_admin")
+    draft = RuleSet.objects.get(version=2)
+    rss_before = peak_rss_mb()
+    run = ReplayRun.objects.create(
+        ruleset=draft, requested_by=admin, period_start=YEAR_START, period_end=YEAR_END
+    )
+    began = time.monotonic()
+    run = services.replay_execute(run_id=run.pk)
+    seconds = time.monotonic() - began
+    result = run.result
+    print(
+        json.dumps(
+            {
+                "status": run.status,
+                "incidents": run.processed,
+                "seconds": round(seconds, 2),
+                "per_second": round(run.processed / seconds),
+                "peak_rss_mb_before": round(rss_before, 1),
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+                "changed": result["changed"],
+                "transitions": [(t["from"], t["to"], t["count"]) for t in result["transitions"]],
+                "sro_with_disability": result["by_disability"]["with"]["sro"],
+                "sro_without_disability": result["by_disability"]["without"]["sro"],
+            }
+        )
+    )
+
+
+def measure_dashboard(database_url: str) -> None:
+    django_setup(database_url)
+    from django.db import connection, reset_queries
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    from reports import selectors
+    from schools.models import School, User
+
+    admin = User.objects.get(username="district_admin")
+    schools = tuple(School.objects.order_by("name"))
+    flt = selectors.EquityFilter(
+        district=schools[0].district, schools=schools, start=YEAR_START, end=YEAR_END
+    )
+    out = {}
+    for attempt in ("cold", "warm"):
+        began = time.monotonic()
+        figures = selectors.equity_figures(flt)
+        out[f"figures_{attempt}_s"] = round(time.monotonic() - began, 3)
+    out["incidents"] = figures.incidents
+    out["referred_incidents"] = figures.referred_incidents
+    out["students_referred"] = figures.total.students
+    client = Client()
+    client.force_login(admin)
+    with override_settings(DEBUG=True):
+        for attempt in ("first", "second"):
+            reset_queries()
+            began = time.monotonic()
+            response = client.get("/reports/equity/", {"year": 2025}, HTTP_HOST="127.0.0.1")
+            out[f"page_{attempt}_s"] = round(time.monotonic() - began, 3)
+            out[f"page_{attempt}_queries"] = len(connection.queries)
+            out["page_status"] = response.status_code
+            out["page_kb"] = round(len(response.content) / 1024)
+        slow = sorted(connection.queries, key=lambda q: -float(q["time"]))[:4]
+        out["slowest_queries_s"] = [float(q["time"]) for q in slow]
+    began = time.monotonic()
+    response = client.get("/reports/equity.csv", {"year": 2025}, HTTP_HOST="127.0.0.1")
+    out["csv_s"] = round(time.monotonic() - began, 3)
+    print(json.dumps(out))
+
+
+def run_child(what: str, database_url: str) -> dict:
+    output = subprocess.run(
+        [sys.executable, __file__, "--measure", what, "--database-url", database_url],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--incidents", type=int, default=1_000_000)
+    parser.add_argument("--schools", type=int, default=200)
+    parser.add_argument("--students-per-school", type=int, default=1000)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--skip-load", action="store_true", help="reuse a kept database")
+    parser.add_argument("--measure", choices=["replay", "dashboard"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure == "replay":
+        return measure_replay(args.database_url)
+    if args.measure == "dashboard":
+        return measure_dashboard(args.database_url)
+
+    if not args.skip_load:
+        recreate_database(args.database_url)
+        load(args.database_url, args.incidents, args.schools, args.students_per_school)
+    try:
+        replay = run_child("replay", args.database_url)
+        print(
+            f"replay: {replay['incidents']:,} incidents in {replay['seconds']:.1f} s = "
+            f"{replay['per_second']:,} incidents/s; peak RSS {replay['peak_rss_mb']:.0f} MB "
+            f"(after start-up {replay['peak_rss_mb_before']:.0f} MB); status {replay['status']}"
+        )
+        print(
+            f"  draft changes {replay['changed']:,} routes: {replay['transitions']}; "
+            f"SRO with disabilities {replay['sro_with_disability']}, "
+            f"without {replay['sro_without_disability']}"
+        )
+        dashboard = run_child("dashboard", args.database_url)
+        print(
+            f"dashboard over {dashboard['incidents']:,} incidents "
+            f"({dashboard['referred_incidents']:,} referred, "
+            f"{dashboard['students_referred']:,} students referred): "
+            f"figures (SQL) {dashboard['figures_cold_s']:.2f} s cold, "
+            f"{dashboard['figures_warm_s']:.2f} s warm; "
+            f"GET /reports/equity/ {dashboard['page_first_s']:.2f} s, "
+            f"{dashboard['page_second_s']:.2f} s ({dashboard['page_second_queries']} queries, "
+            f"slowest {dashboard['slowest_queries_s']} s, {dashboard['page_kb']} KB, "
+            f"HTTP {dashboard['page_status']}); CSV {dashboard['csv_s']:.2f} s"
+        )
+    finally:
+        if not args.keep:
+            drop_database(args.database_url)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""The rule editor's preview page: what the published version and another version decide.
+
+It lives in incidents, not policies, because it reads incidents and the roster; policies only
+ever receives plain facts. Nothing is saved: the sample incident is validated exactly as
+filing one would be (``IncidentInSerializer``, through the intake form) and then discarded.
+"""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from policies import selectors as policy_selectors
+from policies.diff import route_words, value_words
+from policies.engine import RulesetError
+from policies.models import RuleSet
+from policies.registry import FACTS, GUARDRAILS
+
+from . import selectors
+from .facts import build_facts, incident_facts
+from .forms import IncidentForm
+from .models import InvolvementRole
+
+RECENT_INCIDENTS = 20
+SAMPLE_STUDENT_ROWS = 3
+
+
+class SampleIncidentForm(IncidentForm):
+    """The intake form, for an incident that is never filed: no narrative needed, and the
+    students are typed into a few fixed rows (a roster ID, or a name and age)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["narrative"].required = False
+
+    def clean_narrative(self) -> str:
+        return self.cleaned_data.get("narrative") or "Preview of a sample incident."
+
+    def _student_rows(self):
+        return [row for row in super()._student_rows() if row.student_id or row.name or row.age]
+
+
+def _decision_view(decision: dict) -> dict:
+    return {
+        "route": decision["route"],
+        "route_words": route_words(decision["route"]),
+        "also_notify": [route_words(r) for r in decision["also_notify"]],
+        "rule_name": decision["rule_name"],
+        "rule_route": route_words(decision["rule_route"]),
+        "rationale": decision["rationale"],
+        "reasons": [
+            {
+                "fact": FACTS[r["fact"]].label if r["fact"] in FACTS else r["fact"],
+                "value": value_words(r["value"]),
+            }
+            for r in decision["reasons"]
+        ],
+        "tried": [t["name"] for t in decision["tried"]],
+        "guardrails": [
+            {
+                "label": GUARDRAILS.get(g["guardrail"], {}).get("label", g["guardrail"]),
+                "from": route_words(g["from"]),
+                "to": route_words(g["to"]),
+                "explanation": g["explanation"],
+            }
+            for g in decision["guardrails"]
+        ],
+    }
+
+
+def _column(title: str, ruleset: RuleSet | None, facts: dict) -> dict:
+    column: dict = {"title": title, "ruleset": ruleset, "decision": None, "problem": ""}
+    if ruleset is None:
+        column["problem"] = "No version is published."
+        return column
+    try:
+        decision = policy_selectors.compiled_policy(ruleset).decide(facts)
+    except RulesetError as exc:
+        column["problem"] = (
+            f"Version {ruleset.version} has {len(exc.errors)} error"
+            f"{'' if len(exc.errors) == 1 else 's'}: fix them in the editor to preview it."
+        )
+        return column
+    column["decision"] = _decision_view(decision.as_dict())
+    return column
+
+
+def _student_inputs(data, rows) -> list[dict]:
+    errors = {row.index: row.errors for row in rows}
+    return [
+        {
+            "index": i,
+            "student_id": data.get(f"students-{i}-student_id", ""),
+            "name": data.get(f"students-{i}-name", ""),
+            "age": data.get(f"students-{i}-age", ""),
+            "role": data.get(f"students-{i}-role", InvolvementRole.SUBJECT),
+            "errors": errors.get(i, []),
+        }
+        for i in range(SAMPLE_STUDENT_ROWS)
+    ]
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def rule_preview(request: HttpRequest, version: int) -> HttpResponse:
+    try:
+        ruleset = policy_selectors.ruleset_get(user=request.user, version=version)
+    except RuleSet.DoesNotExist as exc:
+        raise Http404(f"No rule set version {version}.") from exc
+    recent = list(
+        selectors.incidents_visible_to(request.user).order_by("-filed_at", "-id")[:RECENT_INCIDENTS]
+    )
+    facts, source = None, ""
+    if request.method == "POST":
+        form = SampleIncidentForm(request.POST, request=request)
+        if form.is_valid():
+            data = form.validated
+            facts = build_facts(
+                school=data["school"],
+                occurred_at=data.get("occurred_at") or timezone.now(),
+                answers=data,
+                involvements=data["students"],
+            )
+            source = "the sample incident"
+    else:
+        form = SampleIncidentForm(request=request)
+        picked = request.GET.get("incident", "")
+        chosen = next((i for i in recent if str(i.pk) == picked), None) if picked else None
+        if picked and chosen is None:
+            raise Http404("No such recent incident.")
+        if chosen is not None:
+            facts = chosen.facts or incident_facts(chosen)
+            source = f"incident #{chosen.pk}"
+    columns, differs = [], False
+    if facts is not None:
+        published = policy_selectors.ruleset_published(ruleset.district_id)
+        columns = [
+            _column(
+                f"Published (version {published.version})" if published else "Published",
+                published,
+                facts,
+            ),
+            _column(f"Version {ruleset.version} ({ruleset.status})", ruleset, facts),
+        ]
+        decided = [c["decision"] for c in columns]
+        differs = all(decided) and (decided[0]["route"], decided[0]["also_notify"]) != (
+            decided[1]["route"],
+            decided[1]["also_notify"],
+        )
+    fact_rows = [
+        {"label": fact.label, "value": value_words(facts.get(name))}
+        for name, fact in FACTS.items()
+        if facts is not None and name in facts
+    ]
+    return render(
+        request,
+        "policies/preview.html",
+        {
+            "ruleset": ruleset,
+            "form": form,
+            "student_inputs": _student_inputs(request.POST, form.student_rows),
+            "roles": InvolvementRole.choices,
+            "recent": recent,
+            "picked": request.GET.get("incident", ""),
+            "facts": fact_rows,
+            "source": source,
+            "columns": columns,
+            "differs": differs,
+        },
+    )

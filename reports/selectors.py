@@ -1,0 +1,685 @@
+"""Every read the reports pages and the CSV use: replay runs, replay sources, equity figures.
+
+Permission scoping happens here: replays belong to a district admin's district; the equity
+figures cover a district admin's district or a school administrator's own schools.
+
+Equity definitions (CONTRACT.md, DOMAIN.md "What districts must report"):
+
+- A **referral to law enforcement** is a routed incident whose route is ``sro`` or
+  ``co_responder``, or that notified ``sro`` (an ``also_notify`` queue item in the SRO queue),
+  or that a responder resolved as ``referred_to_law_enforcement``, ``citation`` or ``arrest``.
+  A **school-related arrest** is an incident resolved as ``arrest``.
+- Students are counted as the Civil Rights Data Collection does: the student referred, i.e. the
+  rostered students involved as **subject**. Targets and witnesses are not referred, so they
+  are not counted; students named by the reporter but not on the roster cannot be grouped and
+  count in the incident totals only.
+- An **instance** is one subject student in one referred incident: a student referred twice
+  is two instances and one (unduplicated) student.
+- Groups come from the current roster: disability (none, IDEA = has an IEP, 504 only),
+  race/ethnicity x sex, English learner x sex. The roster of the schools in view is the
+  enrolment denominator of the risk ratio:
+  (group's referred students / group's enrolled) / (all others' referred / all others' enrolled).
+- Published cells of 10 or fewer (zero included) are shown as "≤10"; a risk ratio is
+  suppressed when the referred students of the group or of all the others are.
+"""
+
+from __future__ import annotations
+
+import statistics
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
+from django.db.models import (
+    Aggregate,
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.fields.json import KT
+from django.db.models.functions import TruncMonth
+from django.shortcuts import get_object_or_404
+
+from incidents.facts import school_year_start
+from incidents.models import (
+    EventKind,
+    Incident,
+    IncidentStudent,
+    InvolvementRole,
+    ItemOrigin,
+    Outcome,
+    QueueItem,
+    Route,
+    TimelineEvent,
+)
+from policies.models import RuleSet
+from policies.selectors import district_for_admin
+from schools.models import District, RaceEthnicity, Role, School, Sex, Student, User
+from schools.selectors import school_ids_for
+
+from .models import ReplayRun
+
+SUPPRESS_AT_MOST = 10
+SUPPRESSED = "≤10"
+LAW_ENFORCEMENT_ROUTES = (Route.SRO, Route.CO_RESPONDER)
+REFERRAL_OUTCOMES = (Outcome.REFERRED_TO_LAW_ENFORCEMENT, Outcome.CITATION, Outcome.ARREST)
+DISABILITY_GROUPS = (
+    ("none", "Students without disabilities"),
+    ("idea", "Students with disabilities (IDEA)"),
+    ("504", "Students with disabilities (Section 504 only)"),
+)
+DISABILITY_LABELS = dict(DISABILITY_GROUPS)
+ROUTE_LABELS = dict(Route.choices)
+
+
+# --- periods --------------------------------------------------------------------------------
+
+
+def district_today(district: District) -> date:
+    return datetime.now(zoneinfo.ZoneInfo(district.timezone)).date()
+
+
+def school_year_of(day: date) -> tuple[date, date]:
+    """The school year (Aug 1 - Jul 31) that ``day`` falls in."""
+    start = school_year_start(day)
+    return start, date(start.year + 1, 7, 31)
+
+
+def period_bounds(district: District, start: date, end: date) -> tuple[datetime, datetime]:
+    """[start 00:00, day after end 00:00) in the district's time zone."""
+    zone = zoneinfo.ZoneInfo(district.timezone)
+    return (
+        datetime.combine(start, time.min, tzinfo=zone),
+        datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone),
+    )
+
+
+# --- replay ---------------------------------------------------------------------------------
+
+
+def replay_ruleset_for(user: User, version: int) -> RuleSet:
+    """A version of the admin's district (403 for non-admins, 404 for unknown versions)."""
+    district = district_for_admin(user)
+    return get_object_or_404(
+        RuleSet.objects.select_related("district"), district=district, version=version
+    )
+
+
+def replay_runs_for(ruleset: RuleSet) -> QuerySet[ReplayRun]:
+    return ReplayRun.objects.filter(ruleset=ruleset).select_related("requested_by")
+
+
+def replay_run_for(user: User, run_id: int) -> ReplayRun:
+    district = district_for_admin(user)
+    return get_object_or_404(
+        ReplayRun.objects.select_related("ruleset__district", "requested_by"),
+        pk=run_id,
+        ruleset__district=district,
+    )
+
+
+REPLAY_COLUMNS = ("pk", "school_id", "route", "facts", "old_notify")
+
+
+def replay_source(*, district: District, start: date, end: date) -> QuerySet:
+    """The district's routed incidents that occurred in the period and kept their facts,
+    as tuples of REPLAY_COLUMNS in id order (the caller pages with ``pk__gt``)."""
+    since, until = period_bounds(district, start, end)
+    return (
+        Incident.objects.filter(
+            school__district=district,
+            occurred_at__gte=since,
+            occurred_at__lt=until,
+            route__isnull=False,
+            facts__isnull=False,
+        )
+        .annotate(old_notify=F("decision__also_notify"))
+        .order_by("pk")
+        .values_list(*REPLAY_COLUMNS)
+    )
+
+
+def replay_disability_groups(first_pk: int, last_pk: int) -> dict[int, str]:
+    """{incident id: "idea" or "504"} for the incidents in [first_pk, last_pk] whose subject
+    students include one with an IEP (IDEA) or, failing that, a 504 plan; absent = "none".
+
+    One query per chunk of the replay (not one per incident). An incident goes with its most
+    protected subject: a student is "504 only" when they have a 504 plan and no IEP.
+    """
+    groups: dict[int, str] = {}
+    for incident_id, iep in IncidentStudent.objects.filter(
+        Q(student__iep=True) | Q(student__section_504=True),
+        incident_id__gte=first_pk,
+        incident_id__lte=last_pk,
+        role=InvolvementRole.SUBJECT,
+    ).values_list("incident_id", "student__iep"):
+        if iep or incident_id not in groups:
+            groups[incident_id] = "idea" if iep else "504"
+    return groups
+
+
+def incident_ids_visible(user: User, ids: Iterable[int]) -> set[int]:
+    from incidents.selectors import incidents_visible_to
+
+    return set(incidents_visible_to(user).filter(pk__in=list(ids)).values_list("pk", flat=True))
+
+
+# --- equity: scope and filter ----------------------------------------------------------------
+
+
+def equity_schools_for(user: User) -> QuerySet[School]:
+    """A district admin's schools, or the schools where the user is an administrator."""
+    ids = school_ids_for(user, {Role.ADMINISTRATOR})
+    if not ids:
+        raise PermissionDenied(
+            "The equity dashboard is for district admins and school administrators."
+        )
+    return School.objects.filter(pk__in=ids).select_related("district").order_by("name")
+
+
+@dataclass(frozen=True)
+class EquityFilter:
+    district: District
+    schools: tuple[School, ...]
+    start: date
+    end: date
+
+    @property
+    def school_ids(self) -> list[int]:
+        return [s.pk for s in self.schools]
+
+
+def incidents_in(flt: EquityFilter) -> QuerySet[Incident]:
+    since, until = period_bounds(flt.district, flt.start, flt.end)
+    return Incident.objects.filter(
+        school_id__in=flt.school_ids,
+        occurred_at__gte=since,
+        occurred_at__lt=until,
+        route__isnull=False,
+    ).order_by()
+
+
+def _referral_q(*, via_incident: bool = False) -> Q:
+    """Referral to law enforcement, over Incident rows (or IncidentStudent rows)."""
+    # Non-correlated IN subqueries: PostgreSQL hashes the small set of flagged ids once.
+    flagged = QueueItem.objects.filter(
+        Q(origin=ItemOrigin.NOTIFY, route=Route.SRO) | Q(outcome__in=REFERRAL_OUTCOMES)
+    ).values("incident_id")
+    if via_incident:
+        return Q(incident__route__in=LAW_ENFORCEMENT_ROUTES) | Q(incident_id__in=flagged)
+    return Q(route__in=LAW_ENFORCEMENT_ROUTES) | Q(pk__in=flagged)
+
+
+def _arrest_q(*, via_incident: bool = False) -> Q:
+    arrested = QueueItem.objects.filter(outcome=Outcome.ARREST).values("incident_id")
+    return Q(incident_id__in=arrested) if via_incident else Q(pk__in=arrested)
+
+
+# --- equity: figures -------------------------------------------------------------------------
+
+
+def shown(value: int) -> str:
+    return SUPPRESSED if value <= SUPPRESS_AT_MOST else f"{value:,}"
+
+
+@dataclass
+class GroupRow:
+    key: str
+    label: str
+    enrolled: int = 0
+    instances: int = 0
+    students: int = 0
+    arrest_instances: int = 0
+    arrested_students: int = 0
+    risk_ratio: float | None = None
+    ratio_suppressed: bool = False
+
+    @property
+    def rate(self) -> float | None:
+        return self.students / self.enrolled if self.enrolled else None
+
+    def cells(self) -> dict[str, str]:
+        if self.ratio_suppressed:
+            ratio = SUPPRESSED
+        elif self.risk_ratio is None:
+            ratio = "—"
+        else:
+            ratio = f"{self.risk_ratio:.2f}"
+        return {
+            "enrolled": shown(self.enrolled),
+            "instances": shown(self.instances),
+            "students": shown(self.students),
+            "arrest_instances": shown(self.arrest_instances),
+            "arrested_students": shown(self.arrested_students),
+            "risk_ratio": ratio,
+        }
+
+    @property
+    def display(self) -> dict[str, str]:
+        return self.cells()
+
+    @property
+    def suppressed(self) -> bool:
+        return self.students <= SUPPRESS_AT_MOST
+
+
+@dataclass
+class SchoolRow:
+    school: School
+    incidents: int = 0
+    referred_incidents: int = 0
+    arrest_incidents: int = 0
+    instances: int = 0
+    students: int = 0
+    arrested_students: int = 0
+
+    @property
+    def display(self) -> dict[str, str]:
+        return {
+            "incidents": f"{self.incidents:,}",
+            "referred_incidents": shown(self.referred_incidents),
+            "arrest_incidents": shown(self.arrest_incidents),
+            "instances": shown(self.instances),
+            "students": shown(self.students),
+            "arrested_students": shown(self.arrested_students),
+        }
+
+
+@dataclass
+class EquityFigures:
+    filter: EquityFilter
+    incidents: int
+    referred_incidents: int
+    arrest_incidents: int
+    total: GroupRow
+    by_school: list[SchoolRow]
+    by_disability: list[GroupRow]
+    by_race_sex: list[GroupRow]
+    by_english_learner_sex: list[GroupRow]
+    routes_by_month: list[dict]
+    overrides: list[dict]
+    ack_medians: list[dict]
+    routes: list[tuple[str, str]] = field(default_factory=lambda: list(Route.choices))
+
+
+# A student's fixed attributes: (school of enrolment, disability group, race/ethnicity, sex,
+# English learner). Each student falls in exactly one cell, so the unduplicated student counts
+# of cells add up exactly to any coarser group (a school, a disability group, ...).
+Cell = tuple[int, str, str, str, bool]
+
+STUDENT_DISABILITY = Case(
+    When(iep=True, then=Value("idea")),
+    When(section_504=True, then=Value("504")),
+    default=Value("none"),
+)
+SUBJECT_DISABILITY = Case(
+    When(student__iep=True, then=Value("idea")),
+    When(student__section_504=True, then=Value("504")),
+    default=Value("none"),
+)
+
+
+def _student_cells(flt: EquityFilter) -> dict[Cell, dict[str, int]]:
+    """Referral and arrest counts of subject students per cell: one GROUP BY."""
+    since, until = period_bounds(flt.district, flt.start, flt.end)
+    arrested = _arrest_q(via_incident=True)
+    rows = (
+        IncidentStudent.objects.filter(
+            _referral_q(via_incident=True),
+            role=InvolvementRole.SUBJECT,
+            student__isnull=False,
+            incident__school_id__in=flt.school_ids,
+            incident__occurred_at__gte=since,
+            incident__occurred_at__lt=until,
+            incident__route__isnull=False,
+        )
+        .values_list(
+            "student__school_id",
+            SUBJECT_DISABILITY,
+            "student__race_ethnicity",
+            "student__sex",
+            "student__english_learner",
+        )
+        .annotate(
+            instances=Count("pk"),
+            students=Count("student_id", distinct=True),
+            arrest_instances=Count("pk", filter=arrested),
+            arrested_students=Count("student_id", distinct=True, filter=arrested),
+        )
+        .order_by()
+    )
+    keys = ("instances", "students", "arrest_instances", "arrested_students")
+    return {
+        (school, dis, race, sex, bool(el)): dict(zip(keys, counts, strict=True))
+        for school, dis, race, sex, el, *counts in rows
+    }
+
+
+def _enrolment_cells(flt: EquityFilter) -> dict[Cell, int]:
+    rows = (
+        Student.objects.filter(school_id__in=flt.school_ids)
+        .values_list("school_id", STUDENT_DISABILITY, "race_ethnicity", "sex", "english_learner")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {(school, dis, race, sex, bool(el)): n for school, dis, race, sex, el, n in rows}
+
+
+def _group(
+    key: str,
+    label: str,
+    member,
+    referred: dict[Cell, dict[str, int]],
+    enrolled: dict[Cell, int],
+    totals: GroupRow,
+) -> GroupRow:
+    row = GroupRow(key=key, label=label)
+    row.enrolled = sum(n for cell, n in enrolled.items() if member(cell))
+    for cell, counts in referred.items():
+        if member(cell):
+            row.instances += counts["instances"]
+            row.students += counts["students"]
+            row.arrest_instances += counts["arrest_instances"]
+            row.arrested_students += counts["arrested_students"]
+    other_students = totals.students - row.students
+    row.ratio_suppressed = row.students <= SUPPRESS_AT_MOST or other_students <= SUPPRESS_AT_MOST
+    row.risk_ratio = risk_ratio(row.students, row.enrolled, totals.students, totals.enrolled)
+    return row
+
+
+def risk_ratio(
+    group_referred: int, group_enrolled: int, total_referred: int, total_enrolled: int
+) -> float | None:
+    """The group's rate over the rate of all other students (None when undefined)."""
+    other_referred = total_referred - group_referred
+    other_enrolled = total_enrolled - group_enrolled
+    if not (group_enrolled and other_enrolled and other_referred):
+        return None
+    return (group_referred / group_enrolled) / (other_referred / other_enrolled)
+
+
+def _month_starts(flt: EquityFilter) -> list[date]:
+    months, day = [], flt.start.replace(day=1)
+    while day <= flt.end:
+        months.append(day)
+        day = (day + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def _incident_rollup(flt: EquityFilter) -> dict[tuple[int, date, str], tuple[int, int, int]]:
+    """{(school, month, route): (incidents, referred, with an arrest)}: one pass, one GROUP BY."""
+    zone = zoneinfo.ZoneInfo(flt.district.timezone)
+    months = _month_starts(flt)
+    if connection.vendor == "postgresql":
+        # The month's number in a sorted list of the months' first instants (binary search):
+        # several times cheaper than converting a million timestamps to local time.
+        month = Func(
+            F("occurred_at"),
+            Value([datetime.combine(m, time.min, tzinfo=zone) for m in months]),
+            function="WIDTH_BUCKET",
+            output_field=IntegerField(),
+        )
+    else:
+        month = TruncMonth("occurred_at", tzinfo=zone)
+    rows = (
+        incidents_in(flt)
+        .annotate(month=month)
+        .values_list("school_id", "month", "route")
+        .annotate(
+            n=Count("pk"),
+            referred=Count("pk", filter=_referral_q()),
+            arrests=Count("pk", filter=_arrest_q()),
+        )
+    )
+    out = {}
+    for school, bucket, route, n, referred, arrests in rows:
+        if isinstance(bucket, int):
+            key = months[bucket - 1]
+        else:
+            key = bucket.date() if isinstance(bucket, datetime) else bucket
+        out[school, key, route] = (n, referred, arrests)
+    return out
+
+
+def _overrides(flt: EquityFilter) -> list[dict]:
+    since, until = period_bounds(flt.district, flt.start, flt.end)
+    rows = (
+        TimelineEvent.objects.filter(
+            kind=EventKind.HANDED_OFF,
+            at__gte=since,
+            at__lt=until,
+            incident__school_id__in=flt.school_ids,
+        )
+        .values_list(KT("data__from"), KT("data__to"))
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    out = [
+        {
+            "from": frm,
+            "to": to,
+            "label": f"{ROUTE_LABELS.get(frm, frm)} → {ROUTE_LABELS.get(to, to)}",
+            "short": f"{frm} → {to}",
+            "n": n,
+        }
+        for frm, to, n in rows
+    ]
+    return sorted(out, key=lambda r: (-r["n"], r["short"]))
+
+
+class MedianDuration(Aggregate):
+    """PostgreSQL's exact median of an interval."""
+
+    function = "PERCENTILE_CONT"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = DurationField()
+
+
+def _ack_medians(flt: EquityFilter) -> list[dict]:
+    """Median time from routing to acknowledgement of routing items queued in the period."""
+    since, until = period_bounds(flt.district, flt.start, flt.end)
+    items = QueueItem.objects.filter(
+        origin=ItemOrigin.ROUTING,
+        acknowledged_at__isnull=False,
+        queue__school_id__in=flt.school_ids,
+        queued_at__gte=since,
+        queued_at__lt=until,
+    ).order_by()
+    wait = ExpressionWrapper(F("acknowledged_at") - F("queued_at"), output_field=DurationField())
+    medians: dict[str, tuple[timedelta, int]] = {}
+    if connection.vendor == "postgresql":
+        for route, median, n in items.values_list("route").annotate(
+            median=MedianDuration(wait), n=Count("pk")
+        ):
+            medians[route] = (median, n)
+    else:  # SQLite (development): no percentile aggregate; the data there is small.
+        waits: dict[str, list[timedelta]] = defaultdict(list)
+        for route, queued_at, acknowledged_at in items.values_list(
+            "route", "queued_at", "acknowledged_at"
+        ):
+            waits[route].append(acknowledged_at - queued_at)
+        for route, values in waits.items():
+            medians[route] = (statistics.median(values), len(values))
+    return [
+        {
+            "route": route,
+            "label": ROUTE_LABELS[route],
+            "median": medians[route][0],
+            "seconds": medians[route][0].total_seconds(),
+            "n": medians[route][1],
+        }
+        for route in Route.values
+        if route in medians
+    ]
+
+
+def equity_figures(flt: EquityFilter, *, operations: bool = True) -> EquityFigures:
+    """Every figure of the dashboard; ``operations=False`` skips the routes over time,
+    overrides and acknowledgement times (the CSV needs only the referral figures)."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # Big aggregates over a million rows: sort and hash in memory, and skip the
+                # JIT compilation that costs more than it saves at this size.
+                cursor.execute("SET LOCAL work_mem = '64MB'")
+                cursor.execute("SET LOCAL jit = off")
+        return _equity_figures(flt, operations=operations)
+
+
+def _equity_figures(flt: EquityFilter, *, operations: bool) -> EquityFigures:
+    referred = _student_cells(flt)
+    enrolled = _enrolment_cells(flt)
+    incidents = _incident_rollup(flt)
+    totals = GroupRow(key="all", label="All students")
+    totals.enrolled = sum(enrolled.values())
+    for counts in referred.values():
+        totals.instances += counts["instances"]
+        totals.students += counts["students"]
+        totals.arrest_instances += counts["arrest_instances"]
+        totals.arrested_students += counts["arrested_students"]
+
+    def rows(groups) -> list[GroupRow]:
+        return [
+            _group(key, label, member, referred, enrolled, totals) for key, label, member in groups
+        ]
+
+    by_disability = rows(
+        (key, label, lambda cell, key=key: cell[1] == key) for key, label in DISABILITY_GROUPS
+    )
+    present_sexes = {cell[3] for cell in enrolled} | {cell[3] for cell in referred}
+    sexes = [(code, label) for code, label in Sex.choices if code in present_sexes]
+    by_race_sex = rows(
+        (
+            f"{race}-{sex}",
+            f"{race_label}, {sex_label.lower()}",
+            lambda cell, race=race, sex=sex: cell[2] == race and cell[3] == sex,
+        )
+        for race, race_label in RaceEthnicity.choices
+        for sex, sex_label in sexes
+    )
+    by_el_sex = rows(
+        (
+            f"{'el' if el else 'not-el'}-{sex}",
+            f"{'English learners' if el else 'Not English learners'}, {sex_label.lower()}",
+            lambda cell, el=el, sex=sex: cell[4] == el and cell[3] == sex,
+        )
+        for el in (True, False)
+        for sex, sex_label in sexes
+    )
+
+    schools = {s.pk: SchoolRow(school=s) for s in flt.schools}
+    months: dict[date, dict[str, int]] = defaultdict(lambda: dict.fromkeys(Route.values, 0))
+    for (school_id, month, route), (n, ref, arr) in incidents.items():
+        row = schools[school_id]
+        row.incidents += n
+        row.referred_incidents += ref
+        row.arrest_incidents += arr
+        months[month][route] += n
+    for cell, counts in referred.items():
+        row = schools.get(cell[0])
+        if row is not None:  # a student enrolled at a school outside the view
+            row.instances += counts["instances"]
+            row.students += counts["students"]
+            row.arrested_students += counts["arrested_students"]
+    routes_by_month = [
+        {
+            "month": month,
+            "label": month.strftime("%b %Y"),
+            "counts": counts,
+            "total": sum(counts.values()),
+        }
+        for month, counts in sorted(months.items())
+    ]
+    return EquityFigures(
+        filter=flt,
+        incidents=sum(r.incidents for r in schools.values()),
+        referred_incidents=sum(r.referred_incidents for r in schools.values()),
+        arrest_incidents=sum(r.arrest_incidents for r in schools.values()),
+        total=totals,
+        by_school=list(schools.values()),
+        by_disability=by_disability,
+        by_race_sex=by_race_sex,
+        by_english_learner_sex=by_el_sex,
+        routes_by_month=routes_by_month if operations else [],
+        overrides=_overrides(flt) if operations else [],
+        ack_medians=_ack_medians(flt) if operations else [],
+    )
+
+
+# --- CSV ---------------------------------------------------------------------------------
+
+CSV_HEADER = (
+    "Category",
+    "Group",
+    "Students enrolled",
+    "Instances of referral to law enforcement",
+    "Students referred to law enforcement",
+    "Students with a school-related arrest",
+    "Risk ratio (referred students)",
+)
+FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+def csv_cell(value: object) -> str:
+    """A spreadsheet never runs a cell as a formula: one that starts with = + - @ is quoted."""
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def equity_csv_rows(figures: EquityFigures) -> list[list[str]]:
+    """Rows shaped like the CRDC referral and arrest items, suppression applied."""
+    out = [list(CSV_HEADER)]
+
+    def add(category: str, row: GroupRow) -> None:
+        cells = row.cells()
+        out.append(
+            [
+                csv_cell(v)
+                for v in (
+                    category,
+                    row.label,
+                    cells["enrolled"],
+                    cells["instances"],
+                    cells["students"],
+                    cells["arrested_students"],
+                    cells["risk_ratio"],
+                )
+            ]
+        )
+
+    add("Total", figures.total)
+    for row in figures.by_disability:
+        add("Disability", row)
+    for row in figures.by_race_sex:
+        add("Race/ethnicity x sex", row)
+    for row in figures.by_english_learner_sex:
+        add("English learner x sex", row)
+    for school in figures.by_school:
+        cells = school.display
+        out.append(
+            [
+                csv_cell(v)
+                for v in (
+                    "School",
+                    f"{school.school.name} ({school.school.code})",
+                    "",
+                    cells["instances"],
+                    cells["students"],
+                    cells["arrested_students"],
+                    "",
+                )
+            ]
+        )
+    return out

@@ -1,0 +1,254 @@
+"""Writes of the reports app: start, run and cancel what-if replays of a rule-set version."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import date
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from policies import engine
+from policies.models import RuleSet
+from schools.models import User
+from schools.selectors import school_ids_for
+
+from . import selectors
+from .models import ACTIVE_STATUSES, ReplayRun, ReplayStatus
+
+logger = logging.getLogger(__name__)
+
+CHUNK_SIZE = 20_000
+EXAMPLES_PER_CHANGE = 5
+ROUTES = ("counselor", "administrator", "co_responder", "sro")
+LAW_ENFORCEMENT = frozenset({"sro", "co_responder"})
+WITH_DISABILITY = ("idea", "504")
+
+
+def replay_start(*, user: User, version: int, start: date, end: date) -> ReplayRun:
+    """Queue a replay of one of the admin's district's versions over a period (inclusive)."""
+    ruleset = selectors.replay_ruleset_for(user, version)
+    if start > end:
+        raise ValidationError({"end": "The end date is before the start date: pick a later end."})
+    try:
+        with transaction.atomic():
+            run = ReplayRun.objects.create(
+                ruleset=ruleset, requested_by=user, period_start=start, period_end=end
+            )
+            transaction.on_commit(lambda: replay_send(run_id=run.pk))
+    except IntegrityError:
+        raise ValidationError(
+            f"A replay of version {version} is already running: wait for it or cancel it."
+        ) from None
+    return run
+
+
+def replay_send(*, run_id: int) -> None:
+    from .tasks import replay_run_task
+
+    try:
+        replay_run_task.apply_async(args=[run_id], queue="analysis", routing_key="analysis")
+    except Exception as exc:  # noqa: BLE001 - the broker is down; the run says so
+        logger.warning("replay %s not sent (%s)", run_id, type(exc).__name__)
+        ReplayRun.objects.filter(pk=run_id, status=ReplayStatus.QUEUED).update(
+            status=ReplayStatus.FAILED,
+            error="The replay could not be queued (the task broker is unreachable); try again.",
+            finished_at=timezone.now(),
+        )
+
+
+def replay_cancel(*, user: User, run_id: int) -> ReplayRun:
+    """Ask a running replay to stop at its next chunk; a queued one is cancelled at once."""
+    run = selectors.replay_run_for(user, run_id)
+    with transaction.atomic():
+        run = ReplayRun.objects.select_for_update().get(pk=run.pk)
+        if run.status in ACTIVE_STATUSES:
+            run.cancel_requested = True
+            if run.status == ReplayStatus.QUEUED:
+                run.status = ReplayStatus.CANCELLED
+                run.finished_at = timezone.now()
+            run.save(update_fields=["status", "finished_at", "cancel_requested"])
+    return run
+
+
+class ReplayTally:
+    """What a replay accumulates: bounded in size whatever the number of incidents."""
+
+    def __init__(self, visible_school_ids: Iterable[int]) -> None:
+        self.visible = frozenset(visible_school_ids)
+        self.total = 0
+        self.transitions: Counter[tuple[str, str]] = Counter()
+        # (disability group, "before"/"after", route or "referral")
+        self.groups: Counter[tuple[str, str, str]] = Counter()
+        self.examples: dict[tuple[str, str], list[int]] = {}
+
+    def add(self, rows: list[tuple], disability: dict[int, str], decide: Callable) -> None:
+        """Tally one chunk of (pk, school_id, route, facts, old also_notify) rows."""
+        transitions, groups, examples, visible = (
+            self.transitions,
+            self.groups,
+            self.examples,
+            self.visible,
+        )
+        group_of = disability.get
+        for pk, school_id, old, facts, old_notify in rows:
+            group = group_of(pk, "none")
+            decision = decide(facts)
+            new = decision.route
+            transitions[old, new] += 1
+            groups[group, "before", old] += 1
+            groups[group, "after", new] += 1
+            if old in LAW_ENFORCEMENT or (old_notify and "sro" in old_notify):
+                groups[group, "before", "referral"] += 1
+            if new in LAW_ENFORCEMENT or "sro" in decision.also_notify:
+                groups[group, "after", "referral"] += 1
+            if old != new and school_id in visible:
+                found = examples.setdefault((old, new), [])
+                if len(found) < EXAMPLES_PER_CHANGE:
+                    found.append(pk)
+        self.total += len(rows)
+
+    def result(self, visible_ids: set[int]) -> dict:
+        changed = sum(n for (old, new), n in self.transitions.items() if old != new)
+        transitions = [
+            {
+                "from": old,
+                "to": new,
+                "count": n,
+                "examples": [pk for pk in self.examples.get((old, new), []) if pk in visible_ids],
+            }
+            for (old, new), n in sorted(self.transitions.items(), key=lambda kv: (-kv[1], kv[0]))
+            if old != new
+        ]
+        matrix = [
+            {"from": old, "to": {new: self.transitions.get((old, new), 0) for new in ROUTES}}
+            for old in ROUTES
+        ]
+
+        def split(groups: tuple[str, ...]) -> dict:
+            figures = {
+                "incidents": sum(self.groups[g, "before", r] for g in groups for r in ROUTES)
+            }
+            for route in (*LAW_ENFORCEMENT, "referral"):
+                before = sum(self.groups[g, "before", route] for g in groups)
+                after = sum(self.groups[g, "after", route] for g in groups)
+                figures[route] = {"before": before, "after": after, "change": after - before}
+            return figures
+
+        return {
+            "total": self.total,
+            "changed": changed,
+            "transitions": transitions,
+            "matrix": matrix,
+            "by_disability": {
+                "none": split(("none",)),
+                "idea": split(("idea",)),
+                "504": split(("504",)),
+                "with": split(WITH_DISABILITY),
+                "without": split(("none",)),
+            },
+        }
+
+    def example_ids(self) -> set[int]:
+        return {pk for found in self.examples.values() for pk in found}
+
+
+def replay_execute(*, run_id: int, chunk_size: int = CHUNK_SIZE) -> ReplayRun | None:
+    """Replay the run's version over its period, chunk by chunk, and keep the result.
+
+    Reads the incidents in id order with keyset pages (no long transaction, no server-side
+    cursor held open), so memory is bounded by one chunk, progress is committed after each
+    chunk and a cancel is seen within one chunk. Idempotent: a run already finished is left
+    alone; a run whose worker died is started again from the beginning.
+    """
+    with transaction.atomic():
+        run = (
+            ReplayRun.objects.select_for_update(of=("self",))
+            .select_related("ruleset__district", "requested_by")
+            .filter(pk=run_id)
+            .first()
+        )
+        if run is None or run.status not in ACTIVE_STATUSES:
+            return run
+        if run.cancel_requested:
+            return _finish(run, ReplayStatus.CANCELLED)
+        run.status = ReplayStatus.RUNNING
+        run.started_at = timezone.now()
+        run.processed = 0
+        run.save(update_fields=["status", "started_at", "processed"])
+    try:
+        return _replay(run, chunk_size)
+    except Exception as exc:
+        logger.exception("replay %s failed", run.pk)
+        run.error = f"The replay stopped on an error ({type(exc).__name__}); try again."
+        return _finish(run, ReplayStatus.FAILED)
+
+
+def _replay(run: ReplayRun, chunk_size: int) -> ReplayRun:
+    began = time.monotonic()
+    ruleset = run.ruleset
+    decide = engine.compile_ruleset(ruleset.spec()).decide
+    source = selectors.replay_source(
+        district=ruleset.district, start=run.period_start, end=run.period_end
+    )
+    run.total = source.count()
+    ReplayRun.objects.filter(pk=run.pk).update(total=run.total)
+    tally = ReplayTally(school_ids_for(run.requested_by))
+    last_pk = 0
+    while True:
+        rows = list(source.filter(pk__gt=last_pk)[:chunk_size])
+        if not rows:
+            break
+        first_pk, last_pk = rows[0][0], rows[-1][0]
+        tally.add(rows, selectors.replay_disability_groups(first_pk, last_pk), decide)
+        run.processed = tally.total
+        ReplayRun.objects.filter(pk=run.pk).update(processed=run.processed)
+        if ReplayRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
+            return _finish(run, ReplayStatus.CANCELLED)
+    seconds = time.monotonic() - began
+    run.result = {
+        **tally.result(selectors.incident_ids_visible(run.requested_by, tally.example_ids())),
+        "version": ruleset.version,
+        "period": {"start": run.period_start.isoformat(), "end": run.period_end.isoformat()},
+        "seconds": round(seconds, 2),
+        "per_second": round(tally.total / seconds) if seconds else None,
+    }
+    return _finish(run, ReplayStatus.DONE)
+
+
+def _finish(run: ReplayRun, status: str) -> ReplayRun:
+    with transaction.atomic():
+        run.status = status
+        run.finished_at = timezone.now()
+        run.total = max(run.total, run.processed)
+        ReplayRun.objects.filter(pk=run.pk).update(
+            status=status,
+            finished_at=run.finished_at,
+            processed=run.processed,
+            total=run.total,
+            result=run.result,
+            error=run.error,
+        )
+        if status == ReplayStatus.DONE:
+            _keep_with_ruleset(run)
+    return run
+
+
+def _keep_with_ruleset(run: ReplayRun) -> None:
+    """The latest result is kept with the version itself (``RuleSet.analysis["replay"]``).
+
+    ``update()`` leaves ``updated_at`` alone: a replay is not an edit of the draft.
+    """
+    ruleset = RuleSet.objects.select_for_update().get(pk=run.ruleset_id)
+    analysis = dict(ruleset.analysis or {})
+    analysis["replay"] = {
+        "run": run.pk,
+        "finished_at": run.finished_at.isoformat(),
+        "requested_by": run.requested_by.get_username(),
+        **run.result,
+    }
+    RuleSet.objects.filter(pk=ruleset.pk).update(analysis=analysis)

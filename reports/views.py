@@ -1,0 +1,287 @@
+"""HTML pages, the progress endpoint and the CSV export of the reports app."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from incidents.facts import school_year_start
+
+from . import selectors, services
+from .forms import EquityFilterForm, PeriodForm
+from .models import ReplayRun, ReplayStatus
+
+ROUTE_ORDER = ("sro", "co_responder", "administrator", "counselor")
+ROUTE_COLOURS = {
+    "sro": "#a4161a",
+    "co_responder": "#8a4b00",
+    "administrator": "#0b4f8a",
+    "counselor": "#1f6f3f",
+}
+
+
+# --- what-if replay ---------------------------------------------------------------------------
+
+
+@never_cache
+@login_required
+def replay_page(request: HttpRequest, version: int) -> HttpResponse:
+    ruleset = selectors.replay_ruleset_for(request.user, version)
+    district = ruleset.district
+    today = selectors.district_today(district)
+    if request.method == "POST":
+        form = PeriodForm(request.POST)
+        if form.is_valid():
+            try:
+                services.replay_start(
+                    user=request.user,
+                    version=version,
+                    start=form.cleaned_data["start"],
+                    end=form.cleaned_data["end"],
+                )
+            except ValidationError as exc:
+                if hasattr(exc, "error_dict"):
+                    for name, errors in exc.error_dict.items():
+                        for error in errors:
+                            form.add_error(name, error)
+                else:
+                    form.add_error(None, exc)
+            else:
+                messages.success(request, f"Replay of version {version} started.")
+                return redirect("reports:replay", version=version)
+    else:
+        form = PeriodForm(initial={"start": school_year_start(today), "end": today})
+    runs = list(selectors.replay_runs_for(ruleset)[:10])
+    latest = runs[0] if runs else None
+    shown = next((r for r in runs if r.status == ReplayStatus.DONE), None)
+    context = {
+        "ruleset": ruleset,
+        "form": form,
+        "latest": latest,
+        "runs": runs,
+        "shown_run": shown,
+        "result": replay_result_context(shown.result) if shown else None,
+    }
+    return render(request, "reports/replay.html", context)
+
+
+def replay_result_context(result: dict | None) -> dict | None:
+    """The stored result, arranged for the tables (labels, and a row per from-route)."""
+    if not result:
+        return None
+    labels = dict(selectors.ROUTE_LABELS)
+    routes = list(ROUTE_ORDER)
+    matrix = {row["from"]: row["to"] for row in result["matrix"]}
+    groups = result["by_disability"]
+    split_rows = []
+    for key, label in (
+        ("with", "Students with disabilities (IDEA or 504)"),
+        ("without", "Students without disabilities"),
+        ("idea", "IDEA (IEP)"),
+        ("504", "Section 504 only"),
+    ):
+        figures = groups[key]
+        split_rows.append(
+            {
+                "label": label,
+                "incidents": figures["incidents"],
+                "sro": figures["sro"],
+                "co_responder": figures["co_responder"],
+                "referral": figures["referral"],
+            }
+        )
+    return {
+        **result,
+        "routes": [(r, labels[r]) for r in routes],
+        "matrix_rows": [
+            {"from": r, "label": labels[r], "cells": [matrix.get(r, {}).get(c, 0) for c in routes]}
+            for r in routes
+        ],
+        "transition_rows": [
+            {**t, "from_label": labels[t["from"]], "to_label": labels[t["to"]]}
+            for t in result["transitions"]
+        ],
+        "split_rows": split_rows,
+        "percent_changed": round(100 * result["changed"] / result["total"], 1)
+        if result["total"]
+        else 0,
+    }
+
+
+def _progress(run: ReplayRun) -> dict:
+    data = {
+        "id": run.pk,
+        "status": run.status,
+        "status_label": run.get_status_display(),
+        "processed": run.processed,
+        "total": run.total,
+        "percent": run.percent,
+        "cancel_requested": run.cancel_requested,
+        "error": run.error,
+    }
+    return data
+
+
+@never_cache
+@login_required
+@require_GET
+def replay_progress(request: HttpRequest, run_id: int) -> JsonResponse:
+    run = selectors.replay_run_for(request.user, run_id)
+    data = _progress(run)
+    if run.status == ReplayStatus.DONE:
+        data["result_html"] = render_to_string(
+            "reports/_replay_result.html",
+            {"result": replay_result_context(run.result), "shown_run": run},
+            request=request,
+        )
+    return JsonResponse(data)
+
+
+@login_required
+@require_POST
+def replay_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = services.replay_cancel(user=request.user, run_id=run_id)
+    if request.headers.get("Accept", "").startswith("application/json"):
+        return JsonResponse(_progress(run))
+    messages.success(request, "Replay cancelled." if not run.active else "Cancelling the replay.")
+    return redirect("reports:replay", version=run.ruleset.version)
+
+
+# --- equity dashboard -------------------------------------------------------------------------
+
+
+def _equity_filter(request: HttpRequest) -> tuple[EquityFilterForm, selectors.EquityFilter]:
+    schools = list(selectors.equity_schools_for(request.user))
+    district = schools[0].district
+    form = EquityFilterForm(
+        request.GET or None, schools=schools, today=selectors.district_today(district)
+    )
+    start, end = form.period()
+    flt = selectors.EquityFilter(
+        district=district, schools=form.chosen_schools(), start=start, end=end
+    )
+    return form, flt
+
+
+BAR_PX = 300  # the longest bar, in SVG units (the chart is 640 wide, labels take 250)
+
+
+def _bars(items: list[dict]) -> dict:
+    """Horizontal bars for an inline SVG: each item gets its y and its length in px."""
+    top = max((item["value"] for item in items if item["value"] is not None), default=0) or 1
+    rows = [
+        {
+            **item,
+            "y": 8 + i * 28,
+            "px": 0 if item["value"] is None else round(BAR_PX * item["value"] / top),
+        }
+        for i, item in enumerate(items)
+    ]
+    return {"rows": rows, "height": 16 + 28 * len(items), "top": top, "one_px": None}
+
+
+def _risk_bars(rows) -> dict:
+    """Risk ratios (suppressed ones get no bar), with a dashed line at 1.0 (parity)."""
+    chart = _bars(
+        [
+            {
+                "label": row.label,
+                "value": None if row.ratio_suppressed else row.risk_ratio,
+                "text": row.display["risk_ratio"],
+            }
+            for row in rows
+        ]
+    )
+    if chart["top"] >= 1:
+        chart["one_px"] = round(BAR_PX / chart["top"])
+    return chart
+
+
+def _month_chart(months: list[dict]) -> dict:
+    """One stacked bar per month, a segment per route."""
+    top = max((m["total"] for m in months), default=0) or 1
+    rows = []
+    for i, month in enumerate(months):
+        x = 250
+        segments = []
+        for route in ROUTE_ORDER:
+            width = round(BAR_PX * month["counts"][route] / top)
+            segments.append({"route": route, "x": x, "px": width, "colour": ROUTE_COLOURS[route]})
+            x += width
+        rows.append({**month, "y": 8 + i * 28, "segments": segments, "end": x})
+    return {"rows": rows, "height": 16 + 28 * len(months)}
+
+
+@never_cache
+@login_required
+@require_GET
+def equity_page(request: HttpRequest) -> HttpResponse:
+    form, flt = _equity_filter(request)
+    figures = selectors.equity_figures(flt)
+    labels = dict(selectors.ROUTE_LABELS)
+    context = {
+        "form": form,
+        "figures": figures,
+        "flt": flt,
+        "routes": [(r, labels[r], ROUTE_COLOURS[r]) for r in ROUTE_ORDER],
+        "query": request.GET.urlencode(),
+        "suppress_at_most": selectors.SUPPRESS_AT_MOST,
+        "charts": {
+            "disability": _risk_bars(figures.by_disability),
+            "race_sex": _risk_bars(figures.by_race_sex),
+            "el_sex": _risk_bars(figures.by_english_learner_sex),
+            "months": _month_chart(figures.routes_by_month),
+            "overrides": _bars(
+                [
+                    {"label": o["short"], "value": o["n"], "text": str(o["n"])}
+                    for o in figures.overrides
+                ]
+            ),
+            "ack": _bars(
+                [
+                    {
+                        "label": a["label"],
+                        "value": a["seconds"],
+                        "text": _duration(a["seconds"]),
+                    }
+                    for a in figures.ack_medians
+                ]
+            ),
+        },
+    }
+    for median in figures.ack_medians:
+        median["text"] = _duration(median["seconds"])
+    return render(request, "reports/equity.html", context)
+
+
+def _duration(seconds: float) -> str:
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
+
+
+@login_required
+@require_GET
+def equity_csv(request: HttpRequest) -> HttpResponse:
+    _form, flt = _equity_filter(request)
+    figures = selectors.equity_figures(flt, operations=False)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="referrals-{flt.start.isoformat()}-{flt.end.isoformat()}.csv"'
+    )
+    writer = csv.writer(response)
+    writer.writerows(selectors.equity_csv_rows(figures))
+    return response

@@ -1,0 +1,71 @@
+"""Routed incidents written straight to the tables, for the reports' hand-computed examples."""
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from incidents.models import (
+    Incident,
+    IncidentStudent,
+    QueueItem,
+    ResponderQueue,
+    TimelineEvent,
+)
+from tests.factories import UserFactory
+
+DEFAULT_WHEN = datetime(2025, 10, 15, 10, 0, tzinfo=timezone.get_fixed_timezone(-360))
+
+
+def routed_incident(
+    school,
+    route: str,
+    *,
+    subjects=(),
+    targets=(),
+    witnesses=(),
+    when: datetime = DEFAULT_WHEN,
+    notify=(),
+    outcome: str = "",
+    ack_after: timedelta | None = None,
+    handoff_to: str | None = None,
+) -> Incident:
+    reporter = UserFactory()
+    incident = Incident.objects.create(
+        school=school,
+        filed_by=reporter,
+        occurred_at=when,
+        category="disruption",
+        narrative="test",
+        route=route,
+        routed_at=when,
+        status="routed",
+        facts={"category": "disruption"},
+        decision={"route": route, "also_notify": list(notify)},
+    )
+    for role, students in (("subject", subjects), ("target", targets), ("witness", witnesses)):
+        for student in students:
+            IncidentStudent.objects.create(incident=incident, student=student, role=role)
+    queue, _ = ResponderQueue.objects.get_or_create(school=school, route=route)
+    QueueItem.objects.create(
+        incident=incident,
+        queue=queue,
+        route=route,
+        origin="routing",
+        state="resolved" if outcome else ("acknowledged" if ack_after else "queued"),
+        queued_at=when,
+        acknowledged_at=when + ack_after if ack_after else None,
+        outcome=outcome,
+    )
+    for also in notify:
+        notify_queue, _ = ResponderQueue.objects.get_or_create(school=school, route=also)
+        QueueItem.objects.create(
+            incident=incident, queue=notify_queue, route=also, origin="notify", queued_at=when
+        )
+    if handoff_to:
+        TimelineEvent.objects.create(
+            incident=incident,
+            kind="handed_off",
+            data={"from": route, "to": handoff_to, "reason": "test"},
+        )
+        TimelineEvent.objects.filter(incident=incident, kind="handed_off").update(at=when)
+    return incident

@@ -1,0 +1,306 @@
+"""What-if replay: the result on a handful of incidents, progress, cancellation, the task."""
+
+from datetime import date
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+
+from incidents import services as incident_services
+from incidents.services import InvolvedStudent
+from policies.models import RuleSet
+from policies.services import ruleset_create_draft, ruleset_ensure_default, ruleset_update
+from reports import services, tasks
+from reports.models import ReplayRun
+from schools.models import Role
+from tests.factories import SchoolFactory, StudentFactory, user_with_role
+from triage.celery import QUEUE_NAMES, app
+
+START, END = "2020-08-01", "2040-07-31"
+START_DATE, END_DATE = date(2020, 8, 1), date(2040, 7, 31)
+
+
+@pytest.fixture
+def admin(school):
+    return user_with_role(Role.DISTRICT_ADMIN, school, username="dadmin")
+
+
+@pytest.fixture
+def draft(district, admin):
+    """Version 2: others in danger now go to the co-responders instead of the SRO."""
+    ruleset_ensure_default(district=district, by=admin)
+    draft = ruleset_create_draft(user=admin)
+    spec = draft.spec()
+    for rule in spec["rules"]:
+        if rule["id"] == "danger-to-others":
+            rule["route"], rule["also_notify"] = "co_responder", []
+    ruleset_update(user=admin, version=draft.version, spec=spec)
+    return RuleSet.objects.get(pk=draft.pk)
+
+
+def file_and_route(school, **answers):
+    teacher = user_with_role(Role.TEACHER, school, username="teach")
+    students = [
+        InvolvedStudent(role=role, student=student) for role, student in answers.pop("students")
+    ]
+    incident, _ = incident_services.incident_file(
+        reporter=teacher, school=school, narrative="n", students=students, **answers
+    )
+    return incident_services.incident_route(incident_id=incident.pk)
+
+
+@pytest.fixture
+def history(school, draft):
+    plain, plain2, iep, only_504 = (
+        StudentFactory(school=school),
+        StudentFactory(school=school),
+        StudentFactory(school=school, iep=True),
+        StudentFactory(school=school, section_504=True),
+    )
+    danger = {"category": "physical_aggression", "danger_now": "to_others"}
+    return {
+        # v1: danger-to-others -> sro; v2 -> co_responder (the one change)
+        "plain_a": file_and_route(school, students=[("subject", plain)], **danger),
+        "plain_c": file_and_route(school, students=[("subject", plain2)], **danger),
+        # The engine sees every student involved: a witness's IEP makes it co_responder in
+        # both versions. The reports group incidents by their subjects: "without".
+        "plain_b": file_and_route(
+            school, students=[("subject", plain), ("witness", iep)], **danger
+        ),
+        # v1 and v2: danger-with-mental-health (a disability plan) -> co_responder
+        "iep": file_and_route(school, students=[("subject", iep)], **danger),
+        "504": file_and_route(school, students=[("subject", only_504)], **danger),
+        # unchanged: a firearm -> sro; a crisis -> counselor
+        "firearm": file_and_route(
+            school, category="weapon", weapon="firearm", students=[("subject", plain)]
+        ),
+        "crisis": file_and_route(
+            school, category="emotional_crisis", students=[("subject", only_504)]
+        ),
+    }
+
+
+def start_run(admin, draft, **kwargs) -> ReplayRun:
+    return ReplayRun.objects.create(
+        ruleset=draft, requested_by=admin, period_start=START, period_end=END, **kwargs
+    )
+
+
+def test_the_replay_finds_the_one_changed_rule(admin, draft, history):
+    assert [history[k].route for k in ("plain_a", "plain_c", "plain_b", "iep", "504")] == [
+        "sro",
+        "sro",
+        "co_responder",
+        "co_responder",
+        "co_responder",
+    ]
+    run = start_run(admin, draft)
+
+    run = services.replay_execute(run_id=run.pk, chunk_size=2)
+
+    assert run.status == "done"
+    assert (run.processed, run.total) == (7, 7)
+    result = run.result
+    assert (result["total"], result["changed"]) == (7, 2)
+    assert result["transitions"] == [
+        {
+            "from": "sro",
+            "to": "co_responder",
+            "count": 2,
+            "examples": [history["plain_a"].pk, history["plain_c"].pk],
+        }
+    ]
+    matrix = {row["from"]: row["to"] for row in result["matrix"]}
+    assert matrix["sro"] == {"counselor": 0, "administrator": 0, "co_responder": 2, "sro": 1}
+    assert matrix["co_responder"]["co_responder"] == 3
+    assert matrix["counselor"]["counselor"] == 1
+    split = result["by_disability"]
+    # Without disabilities (by subjects; the witness's IEP does not count): 2 SRO -> 0.
+    assert split["without"]["incidents"] == 4
+    assert split["without"]["sro"] == {"before": 3, "after": 1, "change": -2}
+    assert split["without"]["co_responder"] == {"before": 1, "after": 3, "change": 2}
+    assert split["without"]["referral"] == {"before": 4, "after": 4, "change": 0}
+    assert split["with"]["incidents"] == 3
+    assert split["with"]["sro"] == {"before": 0, "after": 0, "change": 0}
+    assert split["with"]["co_responder"] == {"before": 2, "after": 2, "change": 0}
+    assert split["idea"]["incidents"] == 1
+    assert split["504"]["incidents"] == 2
+
+
+def test_the_result_is_kept_with_the_draft_without_touching_it(admin, draft, history):
+    edited_at = draft.updated_at
+    run = services.replay_execute(run_id=start_run(admin, draft).pk)
+
+    draft.refresh_from_db()
+    assert draft.analysis["replay"]["run"] == run.pk
+    assert draft.analysis["replay"]["changed"] == 2
+    assert draft.analysis["replay"]["requested_by"] == "dadmin"
+    assert draft.updated_at == edited_at
+
+
+def test_the_period_limits_the_incidents(admin, draft, history):
+    run = ReplayRun.objects.create(
+        ruleset=draft, requested_by=admin, period_start="2020-08-01", period_end="2021-07-31"
+    )
+    run = services.replay_execute(run_id=run.pk)
+    assert (run.status, run.total, run.result["total"]) == ("done", 0, 0)
+
+
+def test_a_cancel_stops_the_run_at_the_next_chunk(admin, draft, history, monkeypatch):
+    run = start_run(admin, draft)
+    original = services.ReplayTally.add
+
+    def add_then_cancel(self, *args):
+        original(self, *args)
+        services.replay_cancel(user=admin, run_id=run.pk)
+
+    monkeypatch.setattr(services.ReplayTally, "add", add_then_cancel)
+
+    run = services.replay_execute(run_id=run.pk, chunk_size=2)
+
+    run.refresh_from_db()
+    assert (run.status, run.processed, run.result) == ("cancelled", 2, None)
+    assert run.finished_at is not None
+    draft.refresh_from_db()
+    assert draft.analysis is None
+
+
+def test_a_queued_run_is_cancelled_at_once_and_never_runs(admin, draft, history):
+    run = start_run(admin, draft)
+    services.replay_cancel(user=admin, run_id=run.pk)
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+
+    assert services.replay_execute(run_id=run.pk).status == "cancelled"
+    run.refresh_from_db()
+    assert run.processed == 0
+
+
+def test_a_finished_run_is_not_run_again(admin, draft, history):
+    run = services.replay_execute(run_id=start_run(admin, draft).pk)
+    finished_at = run.finished_at
+    services.replay_execute(run_id=run.pk)
+    run.refresh_from_db()
+    assert run.finished_at == finished_at
+
+
+def test_a_failure_is_recorded(admin, draft, history, monkeypatch):
+    def boom(*args):
+        raise RuntimeError("facts missing")
+
+    monkeypatch.setattr(services.ReplayTally, "add", boom)
+    run = services.replay_execute(run_id=start_run(admin, draft).pk)
+    run.refresh_from_db()
+    assert run.status == "failed"
+    assert run.error == "The replay stopped on an error (RuntimeError); try again."
+
+
+def test_start_sends_the_task_to_the_analysis_queue_after_commit(
+    admin, draft, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent = []
+    monkeypatch.setattr(
+        tasks.replay_run_task, "apply_async", lambda args, **options: sent.append((args, options))
+    )
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        run = services.replay_start(
+            user=admin, version=draft.version, start=START_DATE, end=END_DATE
+        )
+        assert sent == []
+    for callback in callbacks:
+        callback()
+    assert sent == [([run.pk], {"queue": "analysis", "routing_key": "analysis"})]
+    assert (run.status, run.period_start, run.period_end) == ("queued", START_DATE, END_DATE)
+
+    with pytest.raises(ValidationError, match="already running"):
+        services.replay_start(user=admin, version=draft.version, start=START_DATE, end=END_DATE)
+
+
+def test_start_is_for_the_district_admin_of_that_district_only(admin, draft, school):
+    with pytest.raises(ValidationError):
+        services.replay_start(user=admin, version=draft.version, start=END_DATE, end=START_DATE)
+    principal = user_with_role(Role.ADMINISTRATOR, school)
+    with pytest.raises(PermissionDenied):
+        services.replay_start(user=principal, version=draft.version, start=START_DATE, end=END_DATE)
+    elsewhere = user_with_role(Role.DISTRICT_ADMIN, SchoolFactory(code="FAR-HS"))
+    with pytest.raises(Http404):
+        services.replay_start(user=elsewhere, version=draft.version, start=START_DATE, end=END_DATE)
+    assert ReplayRun.objects.count() == 0
+
+
+def test_the_replay_task_is_mapped_to_the_analysis_queue():
+    assert "analysis" in QUEUE_NAMES
+    assert app.amqp.router.route({}, "reports.tasks.replay_run_task")["queue"].name == "analysis"
+    product_tasks = [name for name in app.tasks if name.startswith("reports.")]
+    assert product_tasks == ["reports.tasks.replay_run_task"]
+    for name in product_tasks:
+        assert app.amqp.router.route({}, name)["queue"].name in QUEUE_NAMES
+
+
+def test_the_task_runs_the_service(admin, draft, history):
+    run = start_run(admin, draft)
+    tasks.replay_run_task.apply(args=[run.pk])
+    run.refresh_from_db()
+    assert run.status == "done"
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+def test_the_replay_page_starts_a_run_and_reports_progress(
+    client, admin, draft, history, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(tasks.replay_run_task, "apply_async", lambda args, **options: None)
+    client.force_login(admin)
+    page = client.get(f"/reports/replay/{draft.version}/")
+    assert page.status_code == 200
+    assert page.context["form"].initial["start"].month == 8
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(f"/reports/replay/{draft.version}/", {"start": START, "end": END})
+    assert response.status_code == 302
+    run = ReplayRun.objects.get()
+    progress = client.get(f"/reports/replay/runs/{run.pk}/").json()
+    assert (progress["status"], progress["processed"], progress["percent"]) == ("queued", 0, 0)
+    assert "<progress" in client.get(f"/reports/replay/{draft.version}/").content.decode()
+
+    services.replay_execute(run_id=run.pk)
+    progress = client.get(f"/reports/replay/runs/{run.pk}/").json()
+    assert (progress["status"], progress["processed"], progress["total"]) == ("done", 7, 7)
+    assert "2 of 7 incidents (28.6%) would change route" in progress["result_html"]
+    html = client.get(f"/reports/replay/{draft.version}/").content.decode()
+    assert f'href="/incidents/{history["plain_a"].pk}/"' in html
+
+
+def test_the_cancel_button_cancels(client, admin, draft):
+    run = start_run(admin, draft)
+    client.force_login(admin)
+    response = client.post(f"/reports/replay/runs/{run.pk}/cancel/")
+    assert response.status_code == 302
+    run.refresh_from_db()
+    assert run.status == "cancelled"
+
+
+@pytest.mark.parametrize(
+    "role", [Role.TEACHER, Role.COUNSELOR, Role.CLINICIAN, Role.SRO, Role.ADMINISTRATOR]
+)
+def test_replay_pages_are_for_district_admins_only(client, admin, draft, school, role):
+    run = start_run(admin, draft)
+    client.force_login(user_with_role(role, school))
+    assert client.get(f"/reports/replay/{draft.version}/").status_code == 403
+    assert (
+        client.post(f"/reports/replay/{draft.version}/", {"start": START, "end": END}).status_code
+        == 403
+    )
+    assert client.get(f"/reports/replay/runs/{run.pk}/").status_code == 403
+    assert client.post(f"/reports/replay/runs/{run.pk}/cancel/").status_code == 403
+    run.refresh_from_db()
+    assert (run.status, run.cancel_requested, ReplayRun.objects.count()) == ("queued", False, 1)
+
+
+def test_another_districts_run_is_not_found(client, admin, draft):
+    run = start_run(admin, draft)
+    elsewhere = user_with_role(Role.DISTRICT_ADMIN, SchoolFactory(code="FAR-HS"))
+    client.force_login(elsewhere)
+    assert client.get(f"/reports/replay/runs/{run.pk}/").status_code == 404
+    assert client.get(f"/reports/replay/{draft.version}/").status_code == 404
