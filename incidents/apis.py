@@ -1,16 +1,13 @@
 from django.db.models import Prefetch
-from django.http import Http404
-from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from policies import selectors as policy_selectors
-from policies.models import RuleSet
 
 from . import selectors, services
-from .facts import build_facts
+from .facts import facts_from_intake
 from .models import AccessAction, Incident, IncidentStudent
 from .serializers import IncidentInSerializer, IncidentOutSerializer
 
@@ -81,19 +78,11 @@ class RuleSetPreviewApi(APIView):
         "and its decision: route, also_notify, rule, reasons, rules tried, guardrails.",
     )
     def post(self, request, version: int):
-        try:
-            ruleset = policy_selectors.ruleset_get(user=request.user, version=version)
-        except RuleSet.DoesNotExist as exc:
-            raise Http404(f"No rule set version {version}.") from exc
+        ruleset = policy_selectors.ruleset_get(user=request.user, version=version)
         serializer = IncidentInSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        facts = build_facts(
-            school=data["school"],
-            occurred_at=data.get("occurred_at") or timezone.now(),
-            answers=data,
-            involvements=data["students"],
-        )
+        facts = facts_from_intake(data)
         decision = policy_selectors.compiled_policy(ruleset).decide(facts)
         return Response(
             {

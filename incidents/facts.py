@@ -8,6 +8,8 @@ import zoneinfo
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
+from django.utils import timezone
+
 from schools.models import School
 
 from .models import Incident, IncidentStudent, InvolvementRole
@@ -37,6 +39,16 @@ def incident_facts(incident: Incident) -> dict:
         answers={name: getattr(incident, name) for name in INTAKE_FACTS},
         involvements=involvements,
         incident_id=incident.pk,
+    )
+
+
+def facts_from_intake(data: Mapping) -> dict:
+    """Facts for an incident not saved: the validated fields of a filing (a preview)."""
+    return build_facts(
+        school=data["school"],
+        occurred_at=data.get("occurred_at") or timezone.now(),
+        answers=data,
+        involvements=data["students"],
     )
 
 

@@ -8,7 +8,6 @@ filing one would be (``IncidentInSerializer``, through the intake form) and then
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -19,7 +18,7 @@ from policies.models import RuleSet
 from policies.registry import FACTS, GUARDRAILS
 
 from . import selectors
-from .facts import build_facts, incident_facts
+from .facts import facts_from_intake, incident_facts
 from .forms import IncidentForm
 from .models import InvolvementRole
 
@@ -106,10 +105,7 @@ def _student_inputs(data, rows) -> list[dict]:
 @login_required
 @require_http_methods(["GET", "POST"])
 def rule_preview(request: HttpRequest, version: int) -> HttpResponse:
-    try:
-        ruleset = policy_selectors.ruleset_get(user=request.user, version=version)
-    except RuleSet.DoesNotExist as exc:
-        raise Http404(f"No rule set version {version}.") from exc
+    ruleset = policy_selectors.ruleset_get(user=request.user, version=version)
     recent = list(
         selectors.incidents_visible_to(request.user).order_by("-filed_at", "-id")[:RECENT_INCIDENTS]
     )
@@ -118,12 +114,7 @@ def rule_preview(request: HttpRequest, version: int) -> HttpResponse:
         form = SampleIncidentForm(request.POST, request=request)
         if form.is_valid():
             data = form.validated
-            facts = build_facts(
-                school=data["school"],
-                occurred_at=data.get("occurred_at") or timezone.now(),
-                answers=data,
-                involvements=data["students"],
-            )
+            facts = facts_from_intake(data)
             source = "the sample incident"
     else:
         form = SampleIncidentForm(request=request)

@@ -31,10 +31,7 @@ def problems_as_data(problems: list[engine.Problem]) -> list[dict]:
 
 
 def _get(user, version: int) -> RuleSet:
-    try:
-        return selectors.ruleset_get(user=user, version=version)
-    except RuleSet.DoesNotExist as exc:
-        raise Http404(f"No rule set version {version}.") from exc
+    return selectors.ruleset_get(user=user, version=version)
 
 
 def _conflict(exc: Exception, ruleset: RuleSet | None = None) -> Response:

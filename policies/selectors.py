@@ -4,6 +4,7 @@ from functools import lru_cache
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.http import Http404
 
 from schools.models import District, User
 from schools.selectors import districts_administered
@@ -26,7 +27,11 @@ def rulesets_for(user: User) -> QuerySet[RuleSet]:
 
 
 def ruleset_get(*, user: User, version: int) -> RuleSet:
-    return rulesets_for(user).get(version=version)
+    """A version of the admin's district; 404 for versions that do not exist there."""
+    ruleset = rulesets_for(user).filter(version=version).first()
+    if ruleset is None:
+        raise Http404(f"No rule set version {version}.")
+    return ruleset
 
 
 def ruleset_published(district: District | int) -> RuleSet | None:

@@ -7,7 +7,7 @@ else); a version of another district is simply not found (404). The preview page
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
@@ -29,10 +29,7 @@ from .models import PublishEvent, RuleSet, RuleSetStatus
 
 
 def _get(request: HttpRequest, version: int) -> RuleSet:
-    try:
-        return selectors.ruleset_get(user=request.user, version=version)
-    except RuleSet.DoesNotExist as exc:
-        raise Http404(f"No rule set version {version}.") from exc
+    return selectors.ruleset_get(user=request.user, version=version)
 
 
 def _problem_count(count: int, what: str) -> str:

@@ -73,3 +73,22 @@ def sign_in(page, live_server, username: str, password: str = "demo") -> None:
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{live_server.url}/")
+
+
+def fits_a_phone(page) -> bool:
+    """Nothing scrolls sideways on the 390 px wide phone viewport of the `page` fixture."""
+    return page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+@pytest.fixture
+def demo_routed_in_test(transactional_db, monkeypatch):
+    """The demo district with the default policy, and no broker: a test routes by itself."""
+    from incidents import services
+    from policies.services import ruleset_ensure_default
+    from schools.demo import seed_people_and_roster
+
+    district = seed_people_and_roster(students_per_school=5)
+    ruleset_ensure_default(district=district)
+    monkeypatch.setattr(services, "incident_dispatch", lambda *, incident_id: True)
+    monkeypatch.setattr(services, "queue_item_deliver_later", lambda *, item_id, route: None)
+    return district

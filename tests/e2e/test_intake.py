@@ -1,32 +1,15 @@
 import re
 
-import pytest
 from playwright.sync_api import expect
 
 from incidents import services
 from incidents.models import Incident
-from policies.services import ruleset_ensure_default
-from schools.demo import seed_people_and_roster
-from tests.e2e.conftest import assert_accessible, sign_in
+from tests.e2e.conftest import assert_accessible, fits_a_phone, sign_in
 
 NARRATIVE = "Jordan tipped a chair over <b>twice</b> & left the room.\nHe is in the hallway now."
 
 
-@pytest.fixture
-def demo(transactional_db, monkeypatch):
-    district = seed_people_and_roster(students_per_school=5)
-    ruleset_ensure_default(district=district)
-    # No broker in this test: routing is run by the test itself, deliveries are not sent.
-    monkeypatch.setattr(services, "incident_dispatch", lambda *, incident_id: True)
-    monkeypatch.setattr(services, "queue_item_deliver_later", lambda *, item_id, route: None)
-    return district
-
-
-def fits_a_phone(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth") <= 390
-
-
-def test_teacher_reports_an_incident_with_a_roster_student(page, live_server, demo):
+def test_teacher_reports_an_incident_with_a_roster_student(page, live_server, demo_routed_in_test):
     sign_in(page, live_server, "teacher")
     page.get_by_role("navigation", name="Main").get_by_role(
         "link", name="Report an incident"
@@ -98,7 +81,7 @@ def test_teacher_reports_an_incident_with_a_roster_student(page, live_server, de
     page.wait_for_url(f"{live_server.url}/incidents/{incident.pk}/")
 
 
-def test_someone_not_on_the_roster_can_be_added_and_removed(page, live_server, demo):
+def test_someone_not_on_the_roster_can_be_added_and_removed(page, live_server, demo_routed_in_test):
     sign_in(page, live_server, "teacher")
     page.goto(f"{live_server.url}/incidents/new/")
     page.get_by_text("Someone not on the roster").click()

@@ -7,29 +7,15 @@ from playwright.sync_api import expect
 
 from incidents import services
 from policies.models import PublishEvent, RuleSet
-from policies.services import ruleset_ensure_default
-from schools.demo import seed_people_and_roster
 from schools.models import School, User
-from tests.e2e.conftest import assert_accessible, sign_in
+from tests.e2e.conftest import assert_accessible, fits_a_phone, sign_in
 
 RULE_NAME = "Medical emergency in the gym"
 
 
-@pytest.fixture
-def demo(transactional_db, monkeypatch):
-    district = seed_people_and_roster(students_per_school=5)
-    ruleset_ensure_default(district=district)
-    # No broker in this test: routing is run by the test itself, deliveries are not sent.
-    monkeypatch.setattr(services, "incident_dispatch", lambda *, incident_id: True)
-    monkeypatch.setattr(services, "queue_item_deliver_later", lambda *, item_id, route: None)
-    return district
-
-
-def fits_a_phone(page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth") <= 390
-
-
-def test_district_admin_drafts_previews_publishes_and_rolls_back(page, live_server, demo):
+def test_district_admin_drafts_previews_publishes_and_rolls_back(
+    page, live_server, demo_routed_in_test
+):
     sign_in(page, live_server, "district_admin")
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Routing rules").click()
     page.wait_for_url(f"{live_server.url}/rules/")
@@ -215,7 +201,9 @@ EDITOR_PAGES = [
 
 
 @pytest.mark.parametrize("username", ["teacher", "counselor"])
-def test_teachers_and_counselors_are_refused_every_editor_page(page, live_server, demo, username):
+def test_teachers_and_counselors_are_refused_every_editor_page(
+    page, live_server, demo_routed_in_test, username
+):
     sign_in(page, live_server, username)
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link", name="Routing rules")).to_have_count(0)
