@@ -323,6 +323,9 @@ class QueueItem(models.Model):
     ack_deadline = models.DateTimeField(null=True, blank=True)
     escalation_level = models.PositiveSmallIntegerField(default=0)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Sends of the delivery that failed or were repeated by the sweep (for its back-off).
+    delivery_attempts = models.PositiveSmallIntegerField(default=0)
+    last_delivery_at = models.DateTimeField(null=True, blank=True)
     outcome = models.CharField(max_length=32, choices=Outcome.choices, blank=True)
     summary = models.TextField(max_length=2_000, blank=True)
     handed_off_to = models.ForeignKey(

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from policies import selectors as policy_selectors
@@ -142,6 +143,10 @@ def incident_dispatch(*, incident_id: int) -> bool:
             "routing of incident %s not sent yet (%s); the sweep will retry",
             incident_id,
             type(exc).__name__,
+        )
+        # Only on failure, so the happy path writes nothing: the sweep sends these first.
+        Incident.objects.filter(pk=incident_id, route__isnull=True).update(
+            dispatch_attempts=F("dispatch_attempts") + 1
         )
         return False
     return True
@@ -292,6 +297,9 @@ def queue_item_deliver_later(*, item_id: int, route: str) -> None:
         )
     except Exception as exc:
         logger.warning("delivery of queue item %s not sent (%s)", item_id, type(exc).__name__)
+        QueueItem.objects.filter(pk=item_id, delivered_at__isnull=True).update(
+            delivery_attempts=F("delivery_attempts") + 1
+        )
 
 
 def queue_members(queue: ResponderQueue) -> list[User]:
@@ -413,22 +421,41 @@ def queue_item_webhook(*, item_id: int, event: str) -> None:
             raise RuntimeError(f"webhook answered {response.status}")
 
 
-RESEND_AFTER = timedelta(seconds=5)
+# A first send that went through is not recorded (the hot path writes nothing for it): an
+# incident still unrouted this long after filing is sent again, in case its message was lost
+# (e.g. a Redis restart). Later re-sends back off, so a backlog is not flooded with copies.
+RESEND_FIRST_AFTER = timedelta(seconds=30)
+RESEND_BACKOFF_MAX = timedelta(minutes=10)
+
+
+def _resend_due(*, attempts: int, last: datetime | None, since: datetime, now: datetime) -> bool:
+    """Is a re-send due? ``last`` is the sweep's last send, ``since`` when the row was made."""
+    if last is None:
+        # Never swept: at once when the first send failed, otherwise after a grace period.
+        return attempts > 0 or since <= now - RESEND_FIRST_AFTER
+    wait = min(RESEND_FIRST_AFTER * 2 ** max(attempts - 1, 0), RESEND_BACKOFF_MAX)
+    return last <= now - wait
 
 
 def incidents_resend_unrouted(*, limit: int = 1000) -> int:
-    """Send again every incident still unrouted a little while after filing (or last send)."""
+    """Send again the incidents whose routing message was never sent or seems lost."""
     now = timezone.now()
-    cutoff = now - RESEND_AFTER
-    ids = list(
-        Incident.objects.filter(route__isnull=True, filed_at__lt=cutoff)
-        .exclude(last_dispatch_at__gte=cutoff)
+    candidates = (
+        Incident.objects.filter(route__isnull=True)
+        .filter(Q(dispatch_attempts__gt=0) | Q(filed_at__lte=now - RESEND_FIRST_AFTER))
         .order_by("filed_at")
-        .values_list("pk", flat=True)[:limit]
+        .values_list("pk", "dispatch_attempts", "last_dispatch_at", "filed_at")[:limit]
     )
+    ids = [
+        pk
+        for pk, attempts, last, filed_at in candidates
+        if _resend_due(attempts=attempts, last=last, since=filed_at, now=now)
+    ]
     if not ids:
         return 0
-    Incident.objects.filter(pk__in=ids).update(last_dispatch_at=now)
+    Incident.objects.filter(pk__in=ids).update(
+        last_dispatch_at=now, dispatch_attempts=F("dispatch_attempts") + 1
+    )
     sent = sum(1 for incident_id in ids if incident_dispatch(incident_id=incident_id))
     if sent:
         logger.info("re-sent %s unrouted incident(s) for routing", sent)
@@ -447,16 +474,25 @@ def live_events_prune() -> int:
 
 
 def queue_items_resend_undelivered(*, limit: int = 1000) -> int:
-    """Send again the delivery of items routed but not yet delivered (the broker was down)."""
-    cutoff = timezone.now() - RESEND_AFTER
-    items = list(
-        QueueItem.objects.filter(delivered_at__isnull=True, queued_at__lt=cutoff)
+    """Send again the deliveries that were never sent (broker down) or seem lost."""
+    now = timezone.now()
+    candidates = (
+        QueueItem.objects.filter(delivered_at__isnull=True)
+        .filter(Q(delivery_attempts__gt=0) | Q(queued_at__lte=now - RESEND_FIRST_AFTER))
         .order_by("queued_at")
-        .values_list("pk", "route")[:limit]
+        .values_list("pk", "route", "delivery_attempts", "last_delivery_at", "queued_at")[:limit]
     )
-    for item_id, route in items:
+    due = [
+        (pk, route)
+        for pk, route, attempts, last, queued_at in candidates
+        if _resend_due(attempts=attempts, last=last, since=queued_at, now=now)
+    ]
+    QueueItem.objects.filter(pk__in=[pk for pk, _ in due]).update(
+        last_delivery_at=now, delivery_attempts=F("delivery_attempts") + 1
+    )
+    for item_id, route in due:
         queue_item_deliver_later(item_id=item_id, route=route)
-    return len(items)
+    return len(due)
 
 
 ESCALATION_LEVELS = ("school_administrators", "district_admins")

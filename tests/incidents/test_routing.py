@@ -217,3 +217,71 @@ def test_a_broker_outage_does_not_fail_the_filing(
         )
     assert response.status_code == 201
     assert Incident.objects.get().route is None
+
+
+def test_a_failed_first_send_is_re_sent_at_the_next_sweep(teacher, school, monkeypatch):
+    from incidents import tasks
+
+    def down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.incident_route_task, "apply_async", down)
+    incident = file(teacher, school)
+    assert services.incident_dispatch(incident_id=incident.pk) is False
+    incident.refresh_from_db()
+    assert (incident.dispatch_attempts, incident.last_dispatch_at) == (1, None)
+    sent = []
+    monkeypatch.setattr(
+        services, "incident_dispatch", lambda *, incident_id: sent.append(incident_id) or True
+    )
+    assert services.incidents_resend_unrouted() == 1
+    assert sent == [incident.pk]
+
+
+def test_a_backlog_is_not_flooded_with_copies(teacher, school, monkeypatch):
+    """An incident waiting in a busy queue is re-sent once after 30 s, then ever more rarely."""
+    sent = []
+    monkeypatch.setattr(
+        services, "incident_dispatch", lambda *, incident_id: sent.append(incident_id) or True
+    )
+    waiting = file(teacher, school)
+    Incident.objects.filter(pk=waiting.pk).update(filed_at=timezone.now() - timedelta(seconds=10))
+    assert services.incidents_resend_unrouted() == 0  # sent on filing; just waiting its turn
+    Incident.objects.filter(pk=waiting.pk).update(filed_at=timezone.now() - timedelta(seconds=31))
+    assert services.incidents_resend_unrouted() == 1
+    # Swept twice now (attempts 1): the next re-send waits 30 s, the one after 60 s.
+    Incident.objects.filter(pk=waiting.pk).update(
+        last_dispatch_at=timezone.now() - timedelta(seconds=31)
+    )
+    assert services.incidents_resend_unrouted() == 1
+    Incident.objects.filter(pk=waiting.pk).update(
+        last_dispatch_at=timezone.now() - timedelta(seconds=45)
+    )
+    assert services.incidents_resend_unrouted() == 0
+    Incident.objects.filter(pk=waiting.pk).update(
+        last_dispatch_at=timezone.now() - timedelta(seconds=61)
+    )
+    assert services.incidents_resend_unrouted() == 1
+    assert sent == [waiting.pk] * 3
+
+
+def test_undelivered_items_are_re_sent_with_the_same_back_off(teacher, school, monkeypatch):
+    incident = file(teacher, school, category="emotional_crisis")
+    services.incident_route(incident_id=incident.pk)
+    item = QueueItem.objects.get()
+    sent = []
+    monkeypatch.setattr(
+        services,
+        "queue_item_deliver_later",
+        lambda *, item_id, route: sent.append((item_id, route)),
+    )
+    assert services.queue_items_resend_undelivered() == 0  # just queued
+    QueueItem.objects.filter(pk=item.pk).update(queued_at=timezone.now() - timedelta(seconds=31))
+    assert services.queue_items_resend_undelivered() == 1
+    assert services.queue_items_resend_undelivered() == 0  # not again at once
+    services.queue_item_deliver(item_id=item.pk)
+    QueueItem.objects.filter(pk=item.pk).update(
+        last_delivery_at=timezone.now() - timedelta(hours=1)
+    )
+    assert services.queue_items_resend_undelivered() == 0  # delivered: never again
+    assert sent == [(item.pk, "counselor")]
