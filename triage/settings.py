@@ -96,6 +96,24 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and os.environ.get(
+    "DATABASE_POOL", "1"
+) not in ("0", "false", "no"):
+    # A psycopg connection pool per process. Celery's Django fixup closes the connection
+    # around every task whatever CONN_MAX_AGE says; with a pool "close" hands it back instead
+    # of ending a PostgreSQL backend, which cost a new connection per task. The pool checks
+    # a connection before lending it, so one broken by a database restart is replaced, not
+    # handed to a request.
+    from psycopg_pool import ConnectionPool
+
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": int(os.environ.get("DATABASE_POOL_MIN", "1")),
+        "max_size": int(os.environ.get("DATABASE_POOL_MAX", "20")),
+        "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "10")),
+        "check": ConnectionPool.check_connection,
+    }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file: wait for locks instead of failing, and take the
     # write lock up front so concurrent transactions queue instead of deadlocking.
