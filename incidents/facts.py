@@ -32,14 +32,26 @@ def school_year_start(day: date) -> date:
 
 
 def incident_facts(incident: Incident) -> dict:
-    involvements = list(IncidentStudent.objects.filter(incident=incident).select_related("student"))
-    return build_facts(
-        school=incident.school,
-        occurred_at=incident.occurred_at,
-        answers={name: getattr(incident, name) for name in INTAKE_FACTS},
-        involvements=involvements,
-        incident_id=incident.pk,
-    )
+    return incidents_facts([incident])[incident.pk]
+
+
+def incidents_facts(incidents: Sequence[Incident]) -> dict[int, dict]:
+    """Facts of saved incidents by id; their students are read in one query for all."""
+    involvements: dict[int, list[IncidentStudent]] = {incident.pk: [] for incident in incidents}
+    for involvement in IncidentStudent.objects.filter(incident__in=incidents).select_related(
+        "student"
+    ):
+        involvements[involvement.incident_id].append(involvement)
+    return {
+        incident.pk: build_facts(
+            school=incident.school,
+            occurred_at=incident.occurred_at,
+            answers={name: getattr(incident, name) for name in INTAKE_FACTS},
+            involvements=involvements[incident.pk],
+            incident_id=incident.pk,
+        )
+        for incident in incidents
+    }
 
 
 def facts_from_intake(data: Mapping) -> dict:

@@ -51,6 +51,21 @@ def publish_item(item, event: str) -> None:
         logger.warning("live update for queue item %s not published", item.pk, exc_info=True)
 
 
+def publish_items(items, event: str) -> None:
+    """Publish for many items in one round trip (a pipeline), e.g. a batch of deliveries."""
+    if not settings.REDIS_URL:
+        for item in items:
+            publish_item(item, event)
+        return
+    try:
+        pipe = _redis().pipeline(transaction=False)
+        for item in items:
+            pipe.publish(CHANNEL.format(item.queue_id), json.dumps(_payload(item, event)))
+        pipe.execute()
+    except Exception:
+        logger.warning("live updates for %s queue item(s) not published", len(items), exc_info=True)
+
+
 def listen(queue_ids: list[int], *, duration: float = 25.0) -> Iterator[dict | None]:
     """Yield events for these queues for ``duration`` seconds; None is a keep-alive tick."""
     deadline = time.monotonic() + duration

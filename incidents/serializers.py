@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from schools.models import School, Student
-from schools.selectors import has_role_at
+from schools.selectors import has_role_at, memberships_of
 
 from .models import (
     NARRATIVE_MAX_LENGTH,
@@ -143,9 +143,12 @@ class IncidentInSerializer(serializers.Serializer):
         return value
 
     def validate_school(self, value: str) -> School:
-        school = (
-            School.objects.select_related("district").filter(code__iexact=value.strip()).first()
-        )
+        code = value.strip().lower()
+        request = self.context.get("request")
+        for membership in memberships_of(request.user) if request else ():
+            if membership.school.code.lower() == code:  # the reporter's own school: no query
+                return membership.school
+        school = School.objects.select_related("district").filter(code__iexact=code).first()
         if school is None:
             raise serializers.ValidationError(f'Unknown school code "{value}".')
         return school

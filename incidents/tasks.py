@@ -20,12 +20,14 @@ RETRY = {
 
 @shared_task(name="incidents.tasks.incident_route_task", time_limit=30, soft_time_limit=20, **RETRY)
 def incident_route_task(incident_id: int) -> None:
-    services.incident_route(incident_id=incident_id)
+    # Routes this incident and, in the same transaction, others already waiting.
+    services.incident_route(incident_id=incident_id, batch=services.ROUTING_BATCH)
 
 
 @shared_task(name="incidents.tasks.deliver_task", time_limit=30, soft_time_limit=20, **RETRY)
-def deliver_task(item_id: int) -> None:
-    services.queue_item_deliver(item_id=item_id)
+def deliver_task(item_ids: list[int] | int) -> None:
+    # A list of queue item ids of one route (an int in messages sent before batching).
+    services.queue_items_deliver(item_ids=[item_ids] if isinstance(item_ids, int) else item_ids)
 
 
 @shared_task(name="incidents.tasks.sweep_unrouted", time_limit=60, soft_time_limit=50)

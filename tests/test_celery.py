@@ -57,12 +57,12 @@ def test_each_delivery_is_sent_to_its_routes_queue(monkeypatch):
         tasks.deliver_task, "apply_async", lambda args, **options: sent.append((args, options))
     )
     for item_id, route in enumerate(("sro", "co_responder", "counselor", "administrator")):
-        services.queue_item_deliver_later(item_id=item_id, route=route)
+        services.queue_items_deliver_later(item_ids=[item_id, item_id + 10], route=route)
     assert [(args, o["queue"], o["routing_key"]) for args, o in sent] == [
-        ([0], "responder.sro", "responder.sro"),
-        ([1], "responder.co_responder", "responder.co_responder"),
-        ([2], "responder.counselor", "responder.counselor"),
-        ([3], "responder.administrator", "responder.administrator"),
+        ([[0, 10]], "responder.sro", "responder.sro"),
+        ([[1, 11]], "responder.co_responder", "responder.co_responder"),
+        ([[2, 12]], "responder.counselor", "responder.counselor"),
+        ([[3, 13]], "responder.administrator", "responder.administrator"),
     ]
     assert app.amqp.router.route({}, "incidents.tasks.incident_route_task")["queue"].name == (
         "routing"

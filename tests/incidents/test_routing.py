@@ -23,6 +23,14 @@ def teacher(school):
     return user_with_role(Role.TEACHER, school, username="t")
 
 
+@pytest.fixture
+def other_district_school(db):
+    """A school of a district that has not published a rule set."""
+    from tests.factories import SchoolFactory
+
+    return SchoolFactory(code="ELS-ES")
+
+
 def file(teacher, school, students=(), **answers):
     answers.setdefault("category", "physical_aggression")
     answers.setdefault("narrative", "what happened")
@@ -272,8 +280,8 @@ def test_undelivered_items_are_re_sent_with_the_same_back_off(teacher, school, m
     sent = []
     monkeypatch.setattr(
         services,
-        "queue_item_deliver_later",
-        lambda *, item_id, route: sent.append((item_id, route)),
+        "queue_items_deliver_later",
+        lambda *, item_ids, route: sent.append((item_ids, route)),
     )
     assert services.queue_items_resend_undelivered() == 0  # just queued
     QueueItem.objects.filter(pk=item.pk).update(queued_at=timezone.now() - timedelta(seconds=31))
@@ -284,4 +292,107 @@ def test_undelivered_items_are_re_sent_with_the_same_back_off(teacher, school, m
         last_delivery_at=timezone.now() - timedelta(hours=1)
     )
     assert services.queue_items_resend_undelivered() == 0  # delivered: never again
-    assert sent == [(item.pk, "counselor")]
+    assert sent == [([item.pk], "counselor")]
+
+
+def test_a_routing_message_routes_the_incidents_waiting_with_it(teacher, school):
+    """Group commit: one message's transaction routes the others waiting; their own
+    messages then change nothing."""
+    first, second, third = (file(teacher, school, category="emotional_crisis") for _ in range(3))
+    routed = services.incident_route(incident_id=second.pk, batch=services.ROUTING_BATCH)
+    assert routed.pk == second.pk
+    assert set(Incident.objects.values_list("route", flat=True)) == {"counselor"}
+    assert QueueItem.objects.count() == 3
+    for incident in (first, second, third):
+        kinds = list(incident.timeline.values_list("kind", flat=True))
+        assert kinds == ["filed", "routed", "queued"]
+        assert incident.queue_items.get().origin == "routing"
+    for incident in (first, third):  # their own messages arrive later
+        assert services.incident_route(incident_id=incident.pk, batch=services.ROUTING_BATCH)
+    assert QueueItem.objects.count() == 3
+    assert Incident.objects.get(pk=first.pk).facts["category"] == "emotional_crisis"
+
+
+def test_a_batch_sends_one_delivery_message_per_route(
+    teacher, school, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent = []
+    monkeypatch.setattr(
+        services,
+        "queue_items_deliver_later",
+        lambda *, item_ids, route: sent.append((route, item_ids)),
+    )
+    calm = file(teacher, school, category="emotional_crisis")
+    gun = file(teacher, school, category="weapon", weapon="firearm")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.incident_route(incident_id=calm.pk, batch=10)
+    items = {(i.incident_id, i.route): i.pk for i in QueueItem.objects.all()}
+    assert sorted(sent) == sorted(
+        [
+            ("counselor", [items[calm.pk, "counselor"]]),
+            ("sro", [items[gun.pk, "sro"]]),
+            ("administrator", [items[gun.pk, "administrator"]]),
+        ]
+    )
+
+
+def test_a_batch_leaves_old_incidents_to_their_own_message(teacher, school):
+    old = file(teacher, school, category="emotional_crisis")
+    Incident.objects.filter(pk=old.pk).update(
+        filed_at=timezone.now() - services.ROUTING_BATCH_WINDOW - timedelta(seconds=1)
+    )
+    new = file(teacher, school, category="emotional_crisis")
+    services.incident_route(incident_id=new.pk, batch=services.ROUTING_BATCH)
+    assert Incident.objects.get(pk=old.pk).route is None
+    services.incident_route(incident_id=old.pk, batch=services.ROUTING_BATCH)
+    assert Incident.objects.get(pk=old.pk).route == "counselor"
+
+
+def test_a_district_without_a_published_policy_does_not_hold_up_a_batch(
+    teacher, school, other_district_school, caplog
+):
+    other_teacher = user_with_role(Role.TEACHER, other_district_school, username="ot")
+    waiting = file(other_teacher, other_district_school, category="emotional_crisis")
+    mine = file(teacher, school, category="emotional_crisis")
+    assert services.incident_route(incident_id=waiting.pk, batch=services.ROUTING_BATCH) is None
+    assert Incident.objects.get(pk=mine.pk).route == "counselor"
+    assert Incident.objects.get(pk=waiting.pk).route is None
+    assert "has no published rule set" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_routing_at_once_route_each_incident_once(school, monkeypatch):
+    """Two routing transactions at the same time, each with a batch: every incident gets one
+    decision and one item (locks, SKIP LOCKED and the unique constraint), nothing waits."""
+    import threading
+
+    from django.db import connection
+
+    monkeypatch.setattr(services, "incident_dispatch", lambda *, incident_id: True)
+    monkeypatch.setattr(services, "queue_items_deliver_later", lambda *, item_ids, route: None)
+    ruleset_ensure_default(district=school.district)
+    teacher = user_with_role(Role.TEACHER, school, username="t")
+    incidents = [file(teacher, school, category="emotional_crisis") for _ in range(40)]
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def worker(incident_id):
+        try:
+            barrier.wait()
+            services.incident_route(incident_id=incident_id, batch=services.ROUTING_BATCH)
+        except Exception as exc:  # shown by the assertion below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i.pk,)) for i in (incidents[0], incidents[-1])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert errors == []
+    assert not Incident.objects.filter(route__isnull=True).exists()
+    assert QueueItem.objects.filter(origin="routing").count() == 40
+    assert sorted(QueueItem.objects.values_list("incident_id", flat=True)) == sorted(
+        i.pk for i in incidents
+    )

@@ -1,0 +1,109 @@
+"""Delivery: each queue item told to its queue's members once, however many messages arrive."""
+
+import pytest
+from django.core import mail
+
+from incidents import live, services
+from incidents.models import QueueItem
+from policies.services import ruleset_ensure_default
+from schools.models import Role
+from tests.factories import StudentFactory, user_with_role
+
+
+@pytest.fixture
+def routed(school, other_school, monkeypatch):
+    """Three counselor items at two schools and an sro item, routed in one batch."""
+    ruleset_ensure_default(district=school.district)
+    monkeypatch.setattr(services, "incident_dispatch", lambda *, incident_id: True)
+    monkeypatch.setattr(services, "queue_items_deliver_later", lambda *, item_ids, route: None)
+    teacher = user_with_role(Role.TEACHER, school, other_school, username="t")
+    for username, where in (("c1", school), ("c2", other_school)):
+        counselor = user_with_role(Role.COUNSELOR, where, username=username)
+        counselor.email = f"{username}@example.org"
+        counselor.save()
+    kid = StudentFactory(school=school, first_name="Jordan", last_name="Ellis")
+    incidents = []
+    for where, category in (
+        (school, "emotional_crisis"),
+        (school, "emotional_crisis"),
+        (other_school, "emotional_crisis"),
+    ):
+        incident, _ = services.incident_file(
+            reporter=teacher,
+            school=where,
+            category=category,
+            narrative="Jordan Ellis was crying and asked to talk to someone.",
+            students=[services.InvolvedStudent(role="subject", student=kid)]
+            if where == school
+            else [],
+        )
+        incidents.append(incident)
+    services.incident_route(incident_id=incidents[0].pk, batch=10)
+    return QueueItem.objects.order_by("pk")
+
+
+def test_a_batch_tells_each_queues_members_once_and_names_no_student(
+    routed, monkeypatch, django_capture_on_commit_callbacks
+):
+    published = []
+    monkeypatch.setattr(
+        live,
+        "publish_items",
+        lambda items, event: published.extend((item.pk, event) for item in items),
+    )
+    ids = [item.pk for item in routed]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.queue_items_deliver(item_ids=[*ids, ids[0]]) == 3
+    assert sorted(published) == sorted((pk, "arrived") for pk in ids)
+    assert sorted(m.to[0] for m in mail.outbox) == [
+        "c1@example.org",
+        "c1@example.org",
+        "c2@example.org",
+    ]
+    for message in mail.outbox:
+        assert "Jordan" not in message.subject + message.body
+        assert "Ellis" not in message.subject + message.body
+        assert "/queues/items/" in message.body
+    for item in QueueItem.objects.filter(pk__in=ids):
+        assert item.delivered_at is not None
+        (event,) = item.incident.timeline.filter(kind="delivered")
+        assert event.data == {"route": "counselor", "item": item.pk, "recipients": 1}
+
+
+def test_copies_of_a_delivery_message_deliver_nothing_twice(
+    routed, django_capture_on_commit_callbacks
+):
+    ids = [item.pk for item in routed]
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.queue_items_deliver(item_ids=ids[:2]) == 2
+        assert services.queue_items_deliver(item_ids=ids) == 1  # only the one not delivered
+        assert services.queue_items_deliver(item_ids=ids) == 0
+    assert len(mail.outbox) == 3
+    assert sum(i.incident.timeline.filter(kind="delivered").count() for i in routed) == 3
+
+
+def test_the_task_takes_a_list_or_the_single_id_of_older_messages(
+    routed, django_capture_on_commit_callbacks
+):
+    from incidents import tasks
+
+    first, *rest = [item.pk for item in routed]
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.deliver_task.run(first)
+        tasks.deliver_task.run(rest)
+    assert not QueueItem.objects.filter(delivered_at__isnull=True).exists()
+    assert len(mail.outbox) == 3
+
+
+def test_a_webhook_is_sent_after_commit_for_queues_that_have_one(
+    routed, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent = []
+    monkeypatch.setattr(services, "_webhook_later", lambda item_id, event: sent.append(item_id))
+    with_hook = routed[0]
+    with_hook.queue.webhook_url = "https://hooks.example.org/triage"
+    with_hook.queue.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.queue_items_deliver(item_ids=[item.pk for item in routed])
+    same_queue = [item.pk for item in routed if item.queue_id == with_hook.queue_id]
+    assert sorted(sent) == sorted(same_queue)
