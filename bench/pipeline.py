@@ -289,6 +289,64 @@ def run_paced(port: int, headers: dict, n: int, rate: float, threads_n: int) -> 
     return load
 
 
+# ------------------------------------------------------------------------ CPU accounting
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.getpgid(int(entry)) == pgid:
+                    pids.append(int(entry))
+            except OSError:
+                pass
+    return pids
+
+
+def cpu_snapshot(db: str, groups: dict[str, list[int]]) -> dict[str, dict[int, float]]:
+    """CPU used so far by each component: our process groups, this load generator (with its
+    threads) and the PostgreSQL backends serving the bench database (other databases' work,
+    e.g. another benchmark on the machine, is not counted)."""
+    snap = {
+        name: {pid: proc_cpu(pid) for pgid in pgids for pid in group_pids(pgid)}
+        for name, pgids in groups.items()
+    }
+    snap["load generator"] = {os.getpid(): proc_cpu(os.getpid())}
+    with psycopg.connect(db, autocommit=True) as conn:
+        name = conn.info.dbname
+        backends = [
+            r[0]
+            for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                [name],
+            )
+        ]
+    snap["postgresql"] = {pid: proc_cpu(pid) for pid in backends}
+    return snap
+
+
+def cpu_used(before: dict, after: dict) -> dict[str, float]:
+    """Seconds per component between two snapshots (processes that started in between count
+    from zero; backends that ended in between are missed, so PostgreSQL is a lower bound)."""
+    return {
+        name: sum(cpu - before.get(name, {}).get(pid, 0.0) for pid, cpu in pids.items())
+        for name, pids in after.items()
+    }
+
+
 # ------------------------------------------------------------------------ measuring
 
 
@@ -301,32 +359,41 @@ def pct(values: list[float], p: float) -> float:
 
 PRODUCT_SQL = {
     "count": "SELECT count(*) FROM incidents_queueitem "
-    "WHERE origin = 'routing' AND incident_id = ANY(%s)",
+    "WHERE origin = 'routing' AND incident_id BETWEEN %s AND %s",
     "latency": "SELECT extract(epoch FROM q.queued_at - i.filed_at)::float8, "
     "extract(epoch FROM q.queued_at)::float8 FROM incidents_queueitem q "
     "JOIN incidents_incident i ON i.id = q.incident_id "
     "WHERE q.origin = 'routing' AND i.id = ANY(%s)",
+    # Queued -> delivered (members told: live update, email), read after the broker drained.
+    "delivery": "SELECT extract(epoch FROM delivered_at - queued_at)::float8 "
+    "FROM incidents_queueitem WHERE origin = 'routing' AND incident_id = ANY(%s)",
 }
 BASELINE_SQL = {
-    "count": "SELECT count(*) FROM bench_baseline WHERE queued_at IS NOT NULL AND id = ANY(%s)",
+    "count": "SELECT count(*) FROM bench_baseline "
+    "WHERE queued_at IS NOT NULL AND id BETWEEN %s AND %s",
     "latency": "SELECT extract(epoch FROM queued_at - created_at)::float8, "
     "extract(epoch FROM queued_at)::float8 FROM bench_baseline WHERE id = ANY(%s)",
 }
 
 
 def wait_queued(db: str, sql: dict, ids: list[int], stall: float = 30) -> tuple[int, float]:
-    """Poll until every id is queued, or nothing moved for `stall` seconds."""
+    """Poll until every id is queued, or nothing moved for `stall` seconds.
+
+    By id range (the run's incidents are the only ones filed meanwhile), a cheap index range
+    scan: polling must not take CPU from the stack it measures."""
     last, last_change = -1, time.monotonic()
+    if not ids:
+        return 0, time.monotonic()
     with psycopg.connect(db, autocommit=True) as conn:
         while True:
-            count = conn.execute(sql["count"], [ids]).fetchone()[0]
+            count = conn.execute(sql["count"], [min(ids), max(ids)]).fetchone()[0]
             if count >= len(ids):
                 return count, time.monotonic()
             if count != last:
                 last, last_change = count, time.monotonic()
             elif time.monotonic() - last_change > stall:
                 return count, time.monotonic()
-            time.sleep(0.05)
+            time.sleep(0.1)
 
 
 def broker_drain(broker_url: str, timeout: float = 120) -> float:
@@ -365,13 +432,29 @@ class Figures:
     late_p99: float | None = None  # paced: how late the sender was (open-loop health)
     drain: float = 0.0
     load1: float = 0.0  # 1-minute load average after the run: other work on the machine skews all
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # CPU ms per incident, by component
+    delivered: int | None = None  # product: routing items delivered once the broker drained
+    deliver_p50: float = float("nan")  # queued -> delivered, ms
+    deliver_p99: float = float("nan")
 
 
-def measure(label: str, load: Load, db: str, sql: dict, broker_url: str) -> Figures:
+def measure(
+    label: str, load: Load, db: str, sql: dict, broker_url: str, cpu: tuple | None = None
+) -> Figures:
     queued, _ = wait_queued(db, sql, load.ok_ids)
     with psycopg.connect(db, autocommit=True) as conn:
         rows = conn.execute(sql["latency"], [load.ok_ids]).fetchall()
     drain = broker_drain(broker_url)
+    cpu_ms = {}
+    if cpu is not None:  # (db, groups, snapshot before the load)
+        used = cpu_used(cpu[2], cpu_snapshot(cpu[0], cpu[1]))
+        cpu_ms = {name: 1000 * sec / max(1, len(rows)) for name, sec in used.items()}
+    delivery = None
+    if "delivery" in sql:
+        with psycopg.connect(db, autocommit=True) as conn:
+            delivery = [
+                r[0] for r in conn.execute(sql["delivery"], [load.ok_ids]) if r[0] is not None
+            ]
     lat = [r[0] for r in rows]
     last_queued = max((r[1] for r in rows), default=load.first_send)
     e2e = len(rows) / (last_queued - load.first_send) if rows else 0.0
@@ -393,6 +476,10 @@ def measure(label: str, load: Load, db: str, sql: dict, broker_url: str) -> Figu
         late_p99=pct(load.lateness, 99) * 1000 if load.lateness else None,
         drain=drain,
         load1=os.getloadavg()[0],
+        cpu_ms=cpu_ms,
+        delivered=None if delivery is None else len(delivery),
+        deliver_p50=pct(delivery or [], 50) * 1000,
+        deliver_p99=pct(delivery or [], 99) * 1000,
     )
     show(figs)
     for err in load.errors[:5]:
@@ -408,8 +495,21 @@ def show(f: Figures) -> None:
         f"    filed->queued p50 {f.lat_p50:.0f} ms  p95 {f.lat_p95:.0f} ms  "
         f"p99 {f.lat_p99:.0f} ms  max {f.lat_max:.0f} ms"
         + (f"   (sender late p99 {f.late_p99:.1f} ms)" if f.late_p99 is not None else "")
+        + (
+            f"\n    queued->delivered p50 {f.deliver_p50:.0f} ms  p99 {f.deliver_p99:.0f} ms "
+            f"({f.delivered}/{f.queued} delivered)"
+            if f.delivered is not None
+            else ""
+        )
         + (f"\n    broker drained {f.drain:.1f} s after the last check" if f.drain > 0.5 else "")
-        + f"\n    load average (1 min) {f.load1:.1f} on {os.cpu_count()} CPUs",
+        + f"\n    load average (1 min) {f.load1:.1f} on {os.cpu_count()} CPUs"
+        + (
+            "\n    CPU ms per incident: "
+            + ", ".join(f"{k} {v:.2f}" for k, v in f.cpu_ms.items())
+            + f" = {sum(f.cpu_ms.values()):.2f}"
+            if f.cpu_ms
+            else ""
+        ),
         flush=True,
     )
 
@@ -440,37 +540,54 @@ def stack_start(args, env: dict, logdir: str, *, baseline: bool) -> tuple[int, l
         web_env,
         logdir,
     )
-    worker = start(
-        f"celery-{tag}",
-        [
-            os.path.join(VENV_BIN, "celery"),
-            "-A",
-            "bench.baseline" if baseline else "triage",
-            "worker",
-            "--concurrency",
-            str(args.worker_concurrency),
-            "--pool",
-            args.pool,
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "-n",
-            f"bench-{tag}@%h",
-        ],
-        web_env,
-        logdir,
-    )
+    # One worker for every queue, or (--split-workers, the product only) one for "routing" and
+    # one for the responder queues: two processes, so two cores for Python, and deliveries that
+    # never wait behind a routing backlog. The baseline has one task, so one worker.
+    layout = {"": None}
+    if args.split_workers and not baseline:
+        layout = {
+            "routing": "routing",
+            "responders": "responder.sro,responder.co_responder,responder.counselor,"
+            "responder.administrator,maintenance",
+        }
+    workers = []
+    for role, queues in layout.items():
+        name = f"celery-{tag}" + (f"-{role}" if role else "")
+        workers.append(
+            start(
+                name,
+                [
+                    os.path.join(VENV_BIN, "celery"),
+                    "-A",
+                    "bench.baseline" if baseline else "triage",
+                    "worker",
+                    "--concurrency",
+                    str(args.worker_concurrency),
+                    "--pool",
+                    args.pool,
+                    "--loglevel",
+                    "WARNING",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--without-heartbeat",
+                    "-n",
+                    f"bench-{tag}{role}@%h",
+                    *(["-Q", queues] if queues else []),
+                ],
+                web_env,
+                logdir,
+            )
+        )
     wait_port(port, web, "gunicorn")
-    return port, [web, worker]
+    return port, [web, *workers]
 
 
 def run_stack(args, env, logdir, db, broker_url, headers, *, baseline: bool) -> list[Figures]:
     tag = "baseline" if baseline else "product"
     print(
         f"\n== {tag}: gunicorn gthread {args.web_workers}x{args.web_threads}, "
-        f"celery {args.pool} x{args.worker_concurrency}",
+        f"celery {args.pool} x{args.worker_concurrency}"
+        + (" (split: routing | responders)" if args.split_workers and not baseline else ""),
         flush=True,
     )
     port, procs = stack_start(args, env, logdir, baseline=baseline)
@@ -485,6 +602,10 @@ def run_stack(args, env, logdir, db, broker_url, headers, *, baseline: bool) -> 
         if queued < len(warm.ok_ids):
             sys.exit(f"{tag}: warm-up incidents were never queued; see the worker log")
         out = []
+        groups: dict[str, list[int]] = {}
+        for name, proc in STARTED:  # "celery-product-routing" counts as "celery"
+            groups.setdefault(name.split("-")[0], []).append(proc.pid)
+        before = cpu_snapshot(db, groups)
         load = run_saturation(port, headers, args.incidents, args.concurrency)
         out.append(
             measure(
@@ -493,6 +614,7 @@ def run_stack(args, env, logdir, db, broker_url, headers, *, baseline: bool) -> 
                 db,
                 sql,
                 broker_url,
+                cpu=(db, groups, before),
             )
         )
         if args.rate > 0 and args.paced_incidents > 0:
@@ -529,6 +651,11 @@ def main() -> None:
         default="threads",
         choices=["prefork", "threads", "solo"],
         help="celery pool; threads measured faster than prefork here (16.0 vs 12.4/s e2e)",
+    )
+    parser.add_argument(
+        "--split-workers",
+        action="store_true",
+        help="product: one worker for routing, one for the responder queues",
     )
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs")
