@@ -172,10 +172,14 @@ class IncidentInSerializer(serializers.Serializer):
 def resolve_students(school: School, entries: list[dict]) -> list[InvolvedStudent]:
     """Roster lookups for the students involved; errors keyed by position, like DRF's."""
     ids = [e["student_id"] for e in entries if "student_id" in e]
-    found = {
-        s.student_id: s
-        for s in Student.objects.filter(district_id=school.district_id, student_id__in=ids)
-    }
+    found = (
+        {
+            s.student_id: s
+            for s in Student.objects.filter(district_id=school.district_id, student_id__in=ids)
+        }
+        if ids
+        else {}
+    )
     resolved: list[InvolvedStudent] = []
     errors: list[dict] = []
     seen: set[str] = set()
