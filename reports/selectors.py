@@ -504,7 +504,7 @@ def _ack_medians(flt: EquityFilter) -> list[dict]:
     if connection.vendor == "postgresql":
         # PERCENTILE_CONT sorts every wait (a million of them: over a second); counting and
         # then reading the one or two middle waits of each route off the index is exact too.
-        for route, n in items.values_list("route").annotate(n=Count("pk")):
+        for route, n in items.values_list("route").annotate(n=Count("*")):
             medians[route] = (_median_at_rank(items.filter(route=route), wait, n), n)
     else:  # SQLite (development): the data there is small.
         waits: dict[str, list[timedelta]] = defaultdict(list)
