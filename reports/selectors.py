@@ -486,7 +486,7 @@ def _median_at_rank(items: QuerySet[QueueItem], wait, n: int) -> timedelta:
         .order_by("wait")
         .values_list("wait", flat=True)[lower : lower + 2 - n % 2]
     )
-    return middle[0] if n % 2 else middle[0] + (middle[1] - middle[0]) / 2
+    return middle[0] + (middle[1] - middle[0]) / 2 if len(middle) == 2 else middle[0]
 
 
 def _ack_medians(flt: EquityFilter) -> list[dict]:
@@ -530,9 +530,14 @@ def _ack_medians(flt: EquityFilter) -> list[dict]:
 def equity_figures(flt: EquityFilter, *, operations: bool = True) -> EquityFigures:
     """Every figure of the dashboard; ``operations=False`` skips the routes over time,
     overrides and acknowledgement times (the CSV needs only the referral figures)."""
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
+                if outermost:
+                    # One snapshot for every query: the figures agree with one another, and
+                    # each median is read at its rank among the very items that were counted.
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 # Big aggregates over a million rows: sort and hash in memory, and skip the
                 # JIT compilation that costs more than it saves at this size.
                 cursor.execute("SET LOCAL work_mem = '64MB'")

@@ -399,3 +399,24 @@ def test_median_time_to_acknowledge_matches_postgresql_percentile_cont(
     assert {a["route"]: (a["median"], a["n"]) for a in figures.ack_medians} == expected
     # 1 1 1 5 | 300 301 600 900 s (+ 7 µs per s): half way from 5.000035 to 300.0021 s.
     assert expected["counselor"] == (timedelta(seconds=152, microseconds=501067), 8)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_figures_are_read_from_one_snapshot_outside_any_transaction():
+    # Not wrapped in a test transaction: equity_figures opens its own (REPEATABLE READ, READ
+    # ONLY on PostgreSQL), and that must be valid as its first statement.
+    from tests.factories import DistrictFactory, SchoolFactory
+
+    district = DistrictFactory()
+    school = SchoolFactory(district=district)
+    (kid,) = students(school, 1)
+    for minutes in (4, 1):
+        routed_incident(school, "sro", subjects=[kid], ack_after=timedelta(minutes=minutes))
+
+    figures = figures_for(district, school)
+
+    assert (figures.incidents, figures.total.instances, figures.total.students) == (2, 2, 1)
+    assert [(a["route"], a["median"], a["n"]) for a in figures.ack_medians] == [
+        ("sro", timedelta(minutes=2, seconds=30), 2)
+    ]
+    assert not connection.in_atomic_block
