@@ -350,6 +350,7 @@ def load(database_url: str, incidents: int, schools: int, per_school: int) -> No
         "acknowledged_at",
         "closed_at",
         "escalation_level",
+        "delivery_attempts",
         "outcome",
         "summary",
     ]
@@ -468,6 +469,7 @@ def load(database_url: str, incidents: int, schools: int, per_school: int) -> No
                 acked.isoformat() if state != "queued" else None,
                 (acked + timedelta(hours=2)).isoformat() if state == "resolved" else None,
                 0,
+                0,
                 outcome if state == "resolved" else "",
                 "",
             )
@@ -484,6 +486,7 @@ def load(database_url: str, incidents: int, schools: int, per_school: int) -> No
                     routed_text,
                     None,
                     None,
+                    0,
                     0,
                     "",
                     "",

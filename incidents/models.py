@@ -2,7 +2,7 @@
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from schools.models import School, Student
@@ -163,6 +163,13 @@ class Incident(models.Model):
             models.Index(
                 fields=["filed_at"], condition=Q(route__isnull=True), name="incident_unrouted"
             ),
+            # The equity report's passes over a period's routed incidents read this index
+            # alone (an index-only scan) instead of the wide rows with their facts snapshots.
+            models.Index(
+                fields=["occurred_at", "school", "route", "id"],
+                condition=Q(route__isnull=False),
+                name="incident_routed_by_occurrence",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -232,7 +239,13 @@ class TimelineEvent(models.Model):
 
     class Meta:
         ordering = ["at", "id"]
-        indexes = [models.Index(fields=["incident", "at"])]
+        indexes = [
+            models.Index(fields=["incident", "at"]),
+            # Overrides by direction (equity report): the few hand-offs among many events.
+            models.Index(
+                fields=["at"], condition=Q(kind=EventKind.HANDED_OFF), name="timeline_handoff_at"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.incident_id}"
@@ -305,6 +318,15 @@ class Outcome(models.TextChoices):
 
 URGENCY = {"sro": 0, "co_responder": 1, "counselor": 2, "administrator": 3}
 
+# Outcomes that refer the student to law enforcement (CRDC; the equity report counts them).
+LAW_ENFORCEMENT_OUTCOMES = (Outcome.REFERRED_TO_LAW_ENFORCEMENT, Outcome.CITATION, Outcome.ARREST)
+# The items that make an incident a referral to law enforcement whatever its route: the SRO
+# notified, or an outcome above. The equity report filters with exactly this condition so that
+# PostgreSQL can answer from the small partial index of these items.
+LAW_ENFORCEMENT_ITEM = Q(origin=ItemOrigin.NOTIFY, route=Route.SRO) | Q(
+    outcome__in=LAW_ENFORCEMENT_OUTCOMES
+)
+
 
 class QueueItem(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="queue_items")
@@ -349,6 +371,23 @@ class QueueItem(models.Model):
                 fields=["ack_deadline"],
                 condition=Q(state__in=["queued", "claimed"]),
                 name="queue_item_awaiting_ack",
+            ),
+            # Equity report: the incidents that these items make referrals (and arrests).
+            models.Index(
+                fields=["outcome", "incident"],
+                condition=LAW_ENFORCEMENT_ITEM,
+                name="queue_item_law_enforcement",
+            ),
+            # Equity report: acknowledged routing items in the order of their wait, per route,
+            # so the exact median is read at its rank instead of sorting every wait.
+            models.Index(
+                F("route"),
+                F("acknowledged_at") - F("queued_at"),
+                F("queued_at"),
+                F("queue"),
+                F("acknowledged_at"),
+                condition=Q(origin=ItemOrigin.ROUTING, acknowledged_at__isnull=False),
+                name="queue_item_ack_wait",
             ),
         ]
 

@@ -35,7 +35,6 @@ from datetime import date, datetime, time, timedelta
 from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.db.models import (
-    Aggregate,
     Case,
     Count,
     DurationField,
@@ -54,6 +53,8 @@ from django.shortcuts import get_object_or_404
 
 from incidents.facts import school_year_start
 from incidents.models import (
+    LAW_ENFORCEMENT_ITEM,
+    LAW_ENFORCEMENT_OUTCOMES,
     EventKind,
     Incident,
     IncidentStudent,
@@ -74,7 +75,7 @@ from .models import ReplayRun
 SUPPRESS_AT_MOST = 10
 SUPPRESSED = "≤10"
 LAW_ENFORCEMENT_ROUTES = (Route.SRO, Route.CO_RESPONDER)
-REFERRAL_OUTCOMES = (Outcome.REFERRED_TO_LAW_ENFORCEMENT, Outcome.CITATION, Outcome.ARREST)
+REFERRAL_OUTCOMES = LAW_ENFORCEMENT_OUTCOMES
 DISABILITY_GROUPS = (
     ("none", "Students without disabilities"),
     ("idea", "Students with disabilities (IDEA)"),
@@ -211,19 +212,18 @@ def incidents_in(flt: EquityFilter) -> QuerySet[Incident]:
     ).order_by()
 
 
-def _referral_q(*, via_incident: bool = False) -> Q:
-    """Referral to law enforcement, over Incident rows (or IncidentStudent rows)."""
-    # Non-correlated IN subqueries: PostgreSQL hashes the small set of flagged ids once.
-    flagged = QueueItem.objects.filter(
-        Q(origin=ItemOrigin.NOTIFY, route=Route.SRO) | Q(outcome__in=REFERRAL_OUTCOMES)
-    ).values("incident_id")
-    if via_incident:
-        return Q(incident__route__in=LAW_ENFORCEMENT_ROUTES) | Q(incident_id__in=flagged)
+def _referral_q() -> Q:
+    """Referral to law enforcement, over Incident rows."""
+    # Non-correlated IN subqueries: PostgreSQL hashes the small set of flagged ids once, read
+    # from the partial index whose condition is LAW_ENFORCEMENT_ITEM.
+    flagged = QueueItem.objects.filter(LAW_ENFORCEMENT_ITEM).values("incident_id")
     return Q(route__in=LAW_ENFORCEMENT_ROUTES) | Q(pk__in=flagged)
 
 
 def _arrest_q(*, via_incident: bool = False) -> Q:
-    arrested = QueueItem.objects.filter(outcome=Outcome.ARREST).values("incident_id")
+    arrested = QueueItem.objects.filter(LAW_ENFORCEMENT_ITEM, outcome=Outcome.ARREST).values(
+        "incident_id"
+    )
     return Q(incident_id__in=arrested) if via_incident else Q(pk__in=arrested)
 
 
@@ -333,17 +333,15 @@ SUBJECT_DISABILITY = Case(
 
 def _student_cells(flt: EquityFilter) -> dict[Cell, dict[str, int]]:
     """Referral and arrest counts of subject students per cell: one GROUP BY."""
-    since, until = period_bounds(flt.district, flt.start, flt.end)
     arrested = _arrest_q(via_incident=True)
+    # The referred incidents first (a small set, from the routed-incidents index), then their
+    # subjects: not every subject joined to every incident and filtered afterwards.
+    referred = incidents_in(flt).filter(_referral_q()).values("pk")
     rows = (
         IncidentStudent.objects.filter(
-            _referral_q(via_incident=True),
             role=InvolvementRole.SUBJECT,
             student__isnull=False,
-            incident__school_id__in=flt.school_ids,
-            incident__occurred_at__gte=since,
-            incident__occurred_at__lt=until,
-            incident__route__isnull=False,
+            incident_id__in=referred,
         )
         .values_list(
             "student__school_id",
@@ -479,12 +477,16 @@ def _overrides(flt: EquityFilter) -> list[dict]:
     return sorted(out, key=lambda r: (-r["n"], r["short"]))
 
 
-class MedianDuration(Aggregate):
-    """PostgreSQL's exact median of an interval."""
-
-    function = "PERCENTILE_CONT"
-    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = DurationField()
+def _median_at_rank(items: QuerySet[QueueItem], wait, n: int) -> timedelta:
+    """The exact median of ``n`` waits (the mean of the two middle ones when ``n`` is even),
+    read at its rank in the order of the ``queue_item_ack_wait`` index: no sort of them all."""
+    lower = (n - 1) // 2
+    middle = list(
+        items.annotate(wait=wait)
+        .order_by("wait")
+        .values_list("wait", flat=True)[lower : lower + 2 - n % 2]
+    )
+    return middle[0] + (middle[1] - middle[0]) / 2 if len(middle) == 2 else middle[0]
 
 
 def _ack_medians(flt: EquityFilter) -> list[dict]:
@@ -497,14 +499,14 @@ def _ack_medians(flt: EquityFilter) -> list[dict]:
         queued_at__gte=since,
         queued_at__lt=until,
     ).order_by()
-    wait = ExpressionWrapper(F("acknowledged_at") - F("queued_at"), output_field=DurationField())
+    wait = ExpressionWrapper(F("acknowledged_at") - F("queued_at"), DurationField())
     medians: dict[str, tuple[timedelta, int]] = {}
     if connection.vendor == "postgresql":
-        for route, median, n in items.values_list("route").annotate(
-            median=MedianDuration(wait), n=Count("pk")
-        ):
-            medians[route] = (median, n)
-    else:  # SQLite (development): no percentile aggregate; the data there is small.
+        # PERCENTILE_CONT sorts every wait (a million of them: over a second); counting and
+        # then reading the one or two middle waits of each route off the index is exact too.
+        for route, n in items.values_list("route").annotate(n=Count("*")):
+            medians[route] = (_median_at_rank(items.filter(route=route), wait, n), n)
+    else:  # SQLite (development): the data there is small.
         waits: dict[str, list[timedelta]] = defaultdict(list)
         for route, queued_at, acknowledged_at in items.values_list(
             "route", "queued_at", "acknowledged_at"
@@ -528,9 +530,14 @@ def _ack_medians(flt: EquityFilter) -> list[dict]:
 def equity_figures(flt: EquityFilter, *, operations: bool = True) -> EquityFigures:
     """Every figure of the dashboard; ``operations=False`` skips the routes over time,
     overrides and acknowledgement times (the CSV needs only the referral figures)."""
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
+                if outermost:
+                    # One snapshot for every query: the figures agree with one another, and
+                    # each median is read at its rank among the very items that were counted.
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                 # Big aggregates over a million rows: sort and hash in memory, and skip the
                 # JIT compilation that costs more than it saves at this size.
                 cursor.execute("SET LOCAL work_mem = '64MB'")

@@ -6,6 +6,7 @@ import io
 from datetime import date, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from reports import selectors
@@ -344,3 +345,78 @@ def test_a_bad_range_is_explained(client, school):
     assert response.context["form"].errors["end"] == [
         "Give both dates of the range, or neither to use the school year."
     ]
+
+
+def test_median_time_to_acknowledge_of_an_even_count_is_the_mean_of_the_middle_two(
+    district, school
+):
+    for minutes in (10, 1, 3, 2):
+        routed_incident(school, "administrator", ack_after=timedelta(minutes=minutes))
+    routed_incident(school, "administrator")  # not acknowledged: not counted
+
+    (median,) = figures_for(district, school).ack_medians
+
+    assert (median["route"], median["median"], median["n"]) == (
+        "administrator",
+        timedelta(minutes=2, seconds=30),
+        4,
+    )
+
+
+def test_median_time_to_acknowledge_matches_postgresql_percentile_cont(
+    district, school, other_school, is_postgres
+):
+    if not is_postgres:
+        pytest.skip("PERCENTILE_CONT is PostgreSQL's")
+    waits = {
+        "sro": [7, 7, 95, 3, 61, 12, 40],
+        "counselor": [600, 1, 1, 1, 5, 900, 301, 300],
+        "co_responder": [42],
+    }
+    for route, seconds in waits.items():
+        for s in seconds:
+            routed_incident(school, route, ack_after=timedelta(seconds=s, microseconds=s * 7))
+            routed_incident(other_school, route, ack_after=timedelta(seconds=s * 2))
+    routed_incident(
+        school,
+        "sro",
+        ack_after=timedelta(seconds=1),
+        when=datetime(2025, 7, 31, 12, 0, tzinfo=timezone.get_fixed_timezone(-360)),
+    )  # before the period
+
+    figures = figures_for(district, school)
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i.route, PERCENTILE_CONT(0.5) WITHIN GROUP "
+            "(ORDER BY i.acknowledged_at - i.queued_at), COUNT(*) "
+            "FROM incidents_queueitem i JOIN incidents_responderqueue q ON q.id = i.queue_id "
+            "WHERE q.school_id = %s AND i.origin = 'routing' AND i.acknowledged_at IS NOT NULL "
+            "AND i.queued_at >= %s GROUP BY i.route",
+            [school.pk, datetime(2025, 8, 1, tzinfo=timezone.get_fixed_timezone(-360))],
+        )
+        expected = {route: (median, n) for route, median, n in cursor.fetchall()}
+    assert {a["route"]: (a["median"], a["n"]) for a in figures.ack_medians} == expected
+    # 1 1 1 5 | 300 301 600 900 s (+ 7 µs per s): half way from 5.000035 to 300.0021 s.
+    assert expected["counselor"] == (timedelta(seconds=152, microseconds=501067), 8)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_figures_are_read_from_one_snapshot_outside_any_transaction():
+    # Not wrapped in a test transaction: equity_figures opens its own (REPEATABLE READ, READ
+    # ONLY on PostgreSQL), and that must be valid as its first statement.
+    from tests.factories import DistrictFactory, SchoolFactory
+
+    district = DistrictFactory()
+    school = SchoolFactory(district=district)
+    (kid,) = students(school, 1)
+    for minutes in (4, 1):
+        routed_incident(school, "sro", subjects=[kid], ack_after=timedelta(minutes=minutes))
+
+    figures = figures_for(district, school)
+
+    assert (figures.incidents, figures.total.instances, figures.total.students) == (2, 2, 1)
+    assert [(a["route"], a["median"], a["n"]) for a in figures.ack_medians] == [
+        ("sro", timedelta(minutes=2, seconds=30), 2)
+    ]
+    assert not connection.in_atomic_block
