@@ -1,7 +1,8 @@
 """Benchmark: the filing pipeline end to end, HTTP POST -> PostgreSQL -> Celery -> queue item.
 
 Starts its own stack (a fresh PostgreSQL database, its own redis-server on a free loopback
-port, gunicorn gthread and a real Celery worker, each in its own process group), then:
+port, gunicorn gthread and a real Celery worker (prefork, as the product runs it), each in its
+own process group), then:
 
   1. saturation: N incidents over HTTP from C concurrent keep-alive clients, as fast as the
      stack takes them; waits until every incident has its routing QueueItem;
@@ -12,12 +13,16 @@ port, gunicorn gthread and a real Celery worker, each in its own process group),
 
 Filed-to-queued latency comes from the stored timestamps (QueueItem.queued_at of the
 "routing" item minus Incident.filed_at; baseline: queued_at - created_at). End-to-end
-throughput is N / (first POST -> last queued_at). Prints figures; asserts nothing.
+throughput is N / (first POST -> last queued_at). For the product it also prints queued ->
+delivered (QueueItem.delivered_at: the members told) and, for the saturation run, the CPU time
+each component used per incident (read from /proc: web, celery, redis, this load generator and
+the PostgreSQL backends of the bench database), which stays meaningful when other work shares
+the machine. Prints figures; asserts nothing.
 
     .venv/bin/python bench/pipeline.py [--incidents 3000] [--concurrency 16] [--rate 50]
         [--paced-incidents 1000] [--database-url postgres://postgres@127.0.0.1:5432/triage_bench]
         [--broker redis://...] [--web-workers 2] [--web-threads 8] [--pool prefork|threads]
-        [--worker-concurrency 2] [--skip-baseline] [--keep]
+        [--worker-concurrency 2] [--split-workers] [--skip-baseline] [--keep]
 
 Everything it started is stopped at the end (by process group); the database is dropped
 unless --keep (which also keeps the logs and prints where they are).
@@ -523,23 +528,19 @@ def stack_start(args, env: dict, logdir: str, *, baseline: bool) -> tuple[int, l
     web_env = dict(
         env, DJANGO_SETTINGS_MODULE="bench.bench_settings" if baseline else "triage.settings"
     )
-    web = start(
-        f"gunicorn-{tag}",
-        [
-            os.path.join(VENV_BIN, "gunicorn"),
-            "triage.wsgi",
-            "-k",
-            "gthread",
-            "--workers",
-            str(args.web_workers),
-            "--threads",
-            str(args.web_threads),
-            "-b",
-            f"127.0.0.1:{port}",
-        ],
-        web_env,
-        logdir,
-    )
+    argv = [
+        os.path.join(VENV_BIN, "gunicorn"),
+        "triage.wsgi",
+        "-k",
+        "gthread",
+        "--workers",
+        str(args.web_workers),
+        "--threads",
+        str(args.web_threads),
+        "-b",
+        f"127.0.0.1:{port}",
+    ]
+    web = start(f"web-{tag}", argv, web_env, logdir)
     # One worker for every queue, or (--split-workers, the product only) one for "routing" and
     # one for the responder queues: two processes, so two cores for Python, and deliveries that
     # never wait behind a routing backlog. The baseline has one task, so one worker.
@@ -648,9 +649,10 @@ def main() -> None:
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument(
         "--pool",
-        default="threads",
+        default="prefork",
         choices=["prefork", "threads", "solo"],
-        help="celery pool; threads measured faster than prefork here (16.0 vs 12.4/s e2e)",
+        help="celery pool; prefork, as the product runs it: the only pool that enforces the "
+        "tasks' time limits",
     )
     parser.add_argument(
         "--split-workers",

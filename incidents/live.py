@@ -5,7 +5,6 @@ embedded default they go through a small table that the event stream polls, so l
 still work with SQLite and no server.
 """
 
-import functools
 import json
 import logging
 import time
@@ -29,12 +28,10 @@ def _payload(item, event: str) -> dict:
     }
 
 
-@functools.cache
 def _redis():
-    """One client (and connection pool) per process; redis-py re-opens it after a fork."""
-    import redis
+    from triage.redis import client
 
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2)
+    return client()
 
 
 def publish_item(item, event: str) -> None:

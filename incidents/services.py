@@ -14,6 +14,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from policies import selectors as policy_selectors
+from policies.models import RuleSetStatus
 from schools.models import Role, School, Student, User
 from schools.selectors import has_role_at
 
@@ -132,10 +133,58 @@ def incident_file(
     return incident, True
 
 
-def incident_dispatch(*, incident_id: int) -> bool:
-    """Send the routing task. Never raises: the row is the outbox, and the sweep re-sends."""
+# Routing messages are wake-ups. Each routing task routes its own incident and then every
+# incident waiting, batch by batch (group commit), so under load one message does the work of
+# many. Filing therefore sends a message only when none is pending: a Redis key, set when a
+# message is sent and cleared by the task before it looks for waiting incidents, says one is.
+# An incident that finds the key set was committed before the pending task clears it, so that
+# task's search finds it. The key expires, so a lost message costs at most a second of
+# coalescing; the sweep re-sends whatever is still unrouted. With nothing waiting, every
+# filing sends its own message: latency is not traded for throughput.
+ROUTING_WAKEUP_KEY = "triage:routing:wakeup"
+ROUTING_WAKEUP_TTL_MS = 1000
+ROUTING_BATCH = 50  # incidents per transaction
+ROUTING_ROUNDS = 20  # batches per task; more waiting continues in a new message
+DELIVERY_BATCH = 100  # items per delivery message sent by the sweep
+
+
+def _routing_wakeup_claim() -> bool:
+    """True when the caller should send a routing message: none is pending (or no Redis)."""
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return True
+    from triage.redis import client
+
+    try:
+        return bool(client().set(ROUTING_WAKEUP_KEY, "1", nx=True, px=ROUTING_WAKEUP_TTL_MS))
+    except Exception:  # Redis down: send, and let the broker's own failure path decide
+        return True
+
+
+def routing_wakeup_clear() -> None:
+    """Called by the routing task before it searches: filings from now on send again."""
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return
+    from triage.redis import client
+
+    try:
+        client().delete(ROUTING_WAKEUP_KEY)
+    except Exception:  # the key expires by itself
+        logger.warning("routing wake-up key not cleared; it expires in a second")
+
+
+def incident_dispatch(*, incident_id: int, force: bool = False) -> bool:
+    """Send the routing task, unless one pending will route this incident (``force``: always).
+
+    Never raises: the row is the outbox, and the sweep re-sends.
+    """
     from .tasks import incident_route_task
 
+    if not force and not _routing_wakeup_claim():
+        return True
     try:
         incident_route_task.apply_async(args=[incident_id], retry=False)
     except Exception as exc:  # the broker is down: the beat sweep will send it later
@@ -144,6 +193,8 @@ def incident_dispatch(*, incident_id: int) -> bool:
             incident_id,
             type(exc).__name__,
         )
+        if not force:
+            routing_wakeup_clear()  # no message is pending after all
         # Only on failure, so the happy path writes nothing: the sweep sends these first.
         Incident.objects.filter(pk=incident_id, route__isnull=True).update(
             dispatch_attempts=F("dispatch_attempts") + 1
@@ -151,16 +202,6 @@ def incident_dispatch(*, incident_id: int) -> bool:
         return False
     return True
 
-
-# Under load the routing worker routes the incident of its message together with others
-# already waiting, in one transaction (group commit); their own messages then find them routed
-# and stop at the first query. With nothing waiting it is the one incident, so latency is not
-# traded for throughput. Only recently filed incidents join a batch: an older one is routed by
-# its own message (or the sweep's), so a district without a published rule set does not keep
-# its waiting incidents in every batch.
-ROUTING_BATCH = 50
-DELIVERY_BATCH = 100  # items per delivery message sent by the sweep
-ROUTING_BATCH_WINDOW = timedelta(minutes=2)
 
 _ROUTED_FIELDS = (
     "route",
@@ -180,43 +221,66 @@ def incident_route(*, incident_id: int, batch: int = 1) -> Incident | None:
 
     Locks the row; an incident that already has a route is left as it is, so a repeated
     message makes no second decision and no second queue item. With ``batch`` > 1 up to
-    batch - 1 other waiting incidents are routed in the same transaction, each locked with
-    SKIP LOCKED so that two workers never wait on (or route) each other's incidents.
-    Returns the message's own incident, or None when it does not exist or waits for a
-    published rule set.
+    batch - 1 other waiting incidents are routed in the same transaction. Returns the
+    incident, or None when it does not exist or waits for a published rule set.
     """
-    if batch > 1:
-        # Most messages under load find their incident routed by an earlier batch: say so
-        # with one plain read, no transaction and no row lock.
-        done = (
-            Incident.objects.select_related("school__district")
-            .filter(pk=incident_id, route__isnull=False)
-            .first()
-        )
-        if done is not None:
-            return done
+    own, _ = _route_round(incident_id, batch)
+    return own
+
+
+def incidents_route_waiting(
+    *, incident_id: int, batch: int = ROUTING_BATCH, rounds: int = ROUTING_ROUNDS
+) -> Incident | None:
+    """The routing task: this incident, then every incident waiting, a batch per transaction.
+
+    Stops at the first batch that is not full; after ``rounds`` full ones it sends a new
+    message to go on, so one task never runs past its time limit.
+    """
+    routing_wakeup_clear()
+    own, full = _route_round(incident_id, batch)
+    for _ in range(rounds - 1):
+        if not full:
+            return own
+        _, full = _route_round(None, batch)
+    if full:
+        incident_dispatch(incident_id=incident_id, force=True)
+    return own
+
+
+def _route_round(own_id: int | None, batch: int) -> tuple[Incident | None, bool]:
+    """One transaction: the own incident (waiting for its lock) and up to ``batch`` in all
+    of the others waiting, locked with SKIP LOCKED so that two workers never wait on (or
+    route) each other's. Only districts with a published rule set are searched, so incidents
+    that wait for one do not fill every batch. Returns (own incident if routed, batch full)."""
     with transaction.atomic():
-        own = (
-            Incident.objects.select_for_update(of=("self",))
-            .select_related("school__district")
-            .filter(pk=incident_id)
-            .first()
-        )
-        if own is None:
-            logger.warning("routing: incident %s does not exist", incident_id)
-            return None
-        todo = [own] if own.route is None else []
-        if batch > 1:
+        todo = []
+        own = None
+        if own_id is not None:
+            own = (
+                Incident.objects.select_for_update(of=("self",))
+                .select_related("school__district")
+                .filter(pk=own_id)
+                .first()
+            )
+            if own is None:
+                logger.warning("routing: incident %s does not exist", own_id)
+            elif own.route is None:
+                todo.append(own)
+        room = batch - len(todo) if batch > 1 else 0
+        if room > 0:
             todo += (
                 Incident.objects.select_for_update(of=("self",), skip_locked=True)
                 .select_related("school__district")
-                .filter(route__isnull=True, filed_at__gte=timezone.now() - ROUTING_BATCH_WINDOW)
-                .exclude(pk=incident_id)
-                .order_by("filed_at")[: batch - 1]
+                .filter(
+                    route__isnull=True,
+                    school__district__rulesets__status=RuleSetStatus.PUBLISHED,
+                )
+                .exclude(pk=own_id or 0)
+                .order_by("filed_at")[:room]
             )
         if todo:
             _incidents_route_locked(todo)
-    return own if own.route is not None else None
+    return (own if own is not None and own.route is not None else None), len(todo) >= batch
 
 
 def _incidents_route_locked(incidents: list[Incident]) -> None:
@@ -574,7 +638,7 @@ def incidents_resend_unrouted(*, limit: int = 1000) -> int:
     Incident.objects.filter(pk__in=ids).update(
         last_dispatch_at=now, dispatch_attempts=F("dispatch_attempts") + 1
     )
-    sent = sum(1 for incident_id in ids if incident_dispatch(incident_id=incident_id))
+    sent = sum(1 for incident_id in ids if incident_dispatch(incident_id=incident_id, force=True))
     if sent:
         logger.info("re-sent %s unrouted incident(s) for routing", sent)
     return sent

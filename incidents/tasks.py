@@ -20,8 +20,8 @@ RETRY = {
 
 @shared_task(name="incidents.tasks.incident_route_task", time_limit=30, soft_time_limit=20, **RETRY)
 def incident_route_task(incident_id: int) -> None:
-    # Routes this incident and, in the same transaction, others already waiting.
-    services.incident_route(incident_id=incident_id, batch=services.ROUTING_BATCH)
+    # Routes this incident, then every incident waiting (see services.ROUTING_WAKEUP_KEY).
+    services.incidents_route_waiting(incident_id=incident_id)
 
 
 @shared_task(name="incidents.tasks.deliver_task", time_limit=30, soft_time_limit=20, **RETRY)

@@ -1,5 +1,6 @@
 """Shared fixtures. In CI (CI=true) the suite refuses to run without PostgreSQL and Redis."""
 
+import contextlib
 import os
 import socket
 from urllib.parse import urlparse
@@ -75,3 +76,16 @@ def is_postgres() -> bool:
 def fast_password_hashing(settings):
     """Hashing with PBKDF2 costs ~0.3 s a user; tests don't need that strength."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _no_routing_wakeup_pending():
+    """A wake-up key left in the shared Redis by an earlier test would stop this test's
+    filings from sending their routing message (services.ROUTING_WAKEUP_KEY)."""
+    if not settings.REDIS_URL:
+        return
+    from incidents.services import ROUTING_WAKEUP_KEY
+    from triage.redis import client
+
+    with contextlib.suppress(Exception):  # Redis down: the tests that need it say so
+        client().delete(ROUTING_WAKEUP_KEY)

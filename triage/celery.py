@@ -7,7 +7,7 @@ A worker started without ``-Q`` consumes every queue declared here.
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "triage.settings")
@@ -81,3 +81,17 @@ app.conf.update(
     },
 )
 app.autodiscover_tasks()
+
+
+@signals.worker_process_init.connect
+def _plain_connections_in_prefork_children(**kwargs) -> None:
+    """A prefork child uses one plain database connection per task, not the pool.
+
+    Celery's Django fixup closes the connection before and after every task, and in a prefork
+    child it closes the whole pool too: a pool would be built again, threads and all, for
+    every task. (Threads in one process, e.g. gunicorn's or a threads pool's, share the pool.)
+    """
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=False):
+        connection.settings_dict.get("OPTIONS", {}).pop("pool", None)

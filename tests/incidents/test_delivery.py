@@ -14,7 +14,7 @@ from tests.factories import StudentFactory, user_with_role
 def routed(school, other_school, monkeypatch):
     """Three counselor items at two schools and an sro item, routed in one batch."""
     ruleset_ensure_default(district=school.district)
-    monkeypatch.setattr(services, "incident_dispatch", lambda *, incident_id: True)
+    monkeypatch.setattr(services, "incident_dispatch", lambda *, incident_id, force=False: True)
     monkeypatch.setattr(services, "queue_items_deliver_later", lambda *, item_ids, route: None)
     teacher = user_with_role(Role.TEACHER, school, other_school, username="t")
     for username, where in (("c1", school), ("c2", other_school)):

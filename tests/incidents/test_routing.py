@@ -178,7 +178,9 @@ def test_unrouted_incidents_are_sent_again_by_the_sweep(teacher, school, monkeyp
     Incident.objects.filter(pk=incident.pk).update(filed_at=timezone.now() - timedelta(minutes=1))
     sent = []
     monkeypatch.setattr(
-        services, "incident_dispatch", lambda *, incident_id: sent.append(incident_id) or True
+        services,
+        "incident_dispatch",
+        lambda *, incident_id, force=False: sent.append(incident_id) or True,
     )
     assert services.incidents_resend_unrouted() == 1
     assert sent == [incident.pk]
@@ -240,7 +242,9 @@ def test_a_failed_first_send_is_re_sent_at_the_next_sweep(teacher, school, monke
     assert (incident.dispatch_attempts, incident.last_dispatch_at) == (1, None)
     sent = []
     monkeypatch.setattr(
-        services, "incident_dispatch", lambda *, incident_id: sent.append(incident_id) or True
+        services,
+        "incident_dispatch",
+        lambda *, incident_id, force=False: sent.append(incident_id) or True,
     )
     assert services.incidents_resend_unrouted() == 1
     assert sent == [incident.pk]
@@ -250,7 +254,9 @@ def test_a_backlog_is_not_flooded_with_copies(teacher, school, monkeypatch):
     """An incident waiting in a busy queue is re-sent once after 30 s, then ever more rarely."""
     sent = []
     monkeypatch.setattr(
-        services, "incident_dispatch", lambda *, incident_id: sent.append(incident_id) or True
+        services,
+        "incident_dispatch",
+        lambda *, incident_id, force=False: sent.append(incident_id) or True,
     )
     waiting = file(teacher, school)
     Incident.objects.filter(pk=waiting.pk).update(filed_at=timezone.now() - timedelta(seconds=10))
@@ -336,16 +342,90 @@ def test_a_batch_sends_one_delivery_message_per_route(
     )
 
 
-def test_a_batch_leaves_old_incidents_to_their_own_message(teacher, school):
-    old = file(teacher, school, category="emotional_crisis")
-    Incident.objects.filter(pk=old.pk).update(
-        filed_at=timezone.now() - services.ROUTING_BATCH_WINDOW - timedelta(seconds=1)
+def test_the_routing_task_routes_everything_waiting_a_batch_at_a_time(teacher, school):
+    incidents = [file(teacher, school, category="emotional_crisis") for _ in range(7)]
+    services.incidents_route_waiting(incident_id=incidents[3].pk, batch=3, rounds=5)
+    assert not Incident.objects.filter(route__isnull=True).exists()
+    assert QueueItem.objects.count() == 7
+
+
+def test_a_task_past_its_rounds_goes_on_in_a_new_message(teacher, school, monkeypatch):
+    incidents = [file(teacher, school, category="emotional_crisis") for _ in range(7)]
+    sent = []
+    monkeypatch.setattr(
+        services,
+        "incident_dispatch",
+        lambda *, incident_id, force=False: sent.append((incident_id, force)) or True,
     )
-    new = file(teacher, school, category="emotional_crisis")
-    services.incident_route(incident_id=new.pk, batch=services.ROUTING_BATCH)
-    assert Incident.objects.get(pk=old.pk).route is None
-    services.incident_route(incident_id=old.pk, batch=services.ROUTING_BATCH)
-    assert Incident.objects.get(pk=old.pk).route == "counselor"
+    services.incidents_route_waiting(incident_id=incidents[0].pk, batch=2, rounds=2)
+    assert Incident.objects.filter(route__isnull=True).count() == 3
+    assert sent == [(incidents[0].pk, True)]
+
+
+class FakeRedis:
+    """SET NX PX and DEL, as the routing wake-up uses them (expiry not modelled)."""
+
+    def __init__(self):
+        self.keys = {}
+
+    def set(self, key, value, nx=False, px=None):
+        if nx and key in self.keys:
+            return None
+        self.keys[key] = value
+        return True
+
+    def delete(self, key):
+        return int(self.keys.pop(key, None) is not None)
+
+
+@pytest.fixture
+def wakeup(settings, monkeypatch):
+    """Filing with the Redis wake-up on, and the routing messages it sends recorded."""
+    from incidents import tasks
+    from triage import redis as triage_redis
+
+    fake = FakeRedis()
+    settings.REDIS_URL = "redis://wake-up.invalid/0"
+    monkeypatch.setattr(triage_redis, "client", lambda: fake)
+    fake.sent = []
+    monkeypatch.setattr(
+        tasks.incident_route_task, "apply_async", lambda args, **kw: fake.sent.append(args[0])
+    )
+    return fake
+
+
+def test_filing_sends_no_second_message_while_one_is_pending(
+    teacher, school, wakeup, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = file(teacher, school, category="emotional_crisis")
+        second = file(teacher, school, category="emotional_crisis")
+    assert wakeup.sent == [first.pk]  # the second waits for the first's task
+    services.incidents_route_waiting(incident_id=first.pk)
+    assert Incident.objects.get(pk=second.pk).route == "counselor"
+    with django_capture_on_commit_callbacks(execute=True):
+        third = file(teacher, school, category="emotional_crisis")
+    assert wakeup.sent == [first.pk, third.pk]  # the task cleared the wake-up
+
+
+def test_a_failed_send_clears_the_wake_up_and_the_sweep_always_sends(
+    teacher, school, wakeup, monkeypatch, django_capture_on_commit_callbacks
+):
+    from incidents import tasks
+
+    def down(args, **kw):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.incident_route_task, "apply_async", down)
+    with django_capture_on_commit_callbacks(execute=True):
+        lost = file(teacher, school, category="emotional_crisis")
+    assert wakeup.keys == {}  # nothing pending: the next filing sends again
+    monkeypatch.setattr(
+        tasks.incident_route_task, "apply_async", lambda args, **kw: wakeup.sent.append(args[0])
+    )
+    wakeup.set(services.ROUTING_WAKEUP_KEY, "1", nx=True)
+    assert services.incidents_resend_unrouted() == 1
+    assert wakeup.sent == [lost.pk]
 
 
 def test_a_district_without_a_published_policy_does_not_hold_up_a_batch(
@@ -354,8 +434,10 @@ def test_a_district_without_a_published_policy_does_not_hold_up_a_batch(
     other_teacher = user_with_role(Role.TEACHER, other_district_school, username="ot")
     waiting = file(other_teacher, other_district_school, category="emotional_crisis")
     mine = file(teacher, school, category="emotional_crisis")
-    assert services.incident_route(incident_id=waiting.pk, batch=services.ROUTING_BATCH) is None
+    services.incidents_route_waiting(incident_id=mine.pk)
     assert Incident.objects.get(pk=mine.pk).route == "counselor"
+    assert "no published rule set" not in caplog.text  # batches do not pick it up
+    assert services.incident_route(incident_id=waiting.pk, batch=services.ROUTING_BATCH) is None
     assert Incident.objects.get(pk=waiting.pk).route is None
     assert "has no published rule set" in caplog.text
 
@@ -368,7 +450,7 @@ def test_two_workers_routing_at_once_route_each_incident_once(school, monkeypatc
 
     from django.db import connection
 
-    monkeypatch.setattr(services, "incident_dispatch", lambda *, incident_id: True)
+    monkeypatch.setattr(services, "incident_dispatch", lambda *, incident_id, force=False: True)
     monkeypatch.setattr(services, "queue_items_deliver_later", lambda *, item_ids, route: None)
     ruleset_ensure_default(district=school.district)
     teacher = user_with_role(Role.TEACHER, school, username="t")
