@@ -157,7 +157,8 @@ def _routing_wakeup_claim() -> bool:
     from triage.redis import client
 
     try:
-        return bool(client().set(ROUTING_WAKEUP_KEY, "1", nx=True, px=ROUTING_WAKEUP_TTL_MS))
+        wakeup = client(timeout=0.25)  # on the filing request: never wait long on Redis
+        return bool(wakeup.set(ROUTING_WAKEUP_KEY, "1", nx=True, px=ROUTING_WAKEUP_TTL_MS))
     except Exception:  # Redis down: send, and let the broker's own failure path decide
         return True
 

@@ -386,7 +386,7 @@ def wakeup(settings, monkeypatch):
 
     fake = FakeRedis()
     settings.REDIS_URL = "redis://wake-up.invalid/0"
-    monkeypatch.setattr(triage_redis, "client", lambda: fake)
+    monkeypatch.setattr(triage_redis, "client", lambda timeout=5.0: fake)
     fake.sent = []
     monkeypatch.setattr(
         tasks.incident_route_task, "apply_async", lambda args, **kw: fake.sent.append(args[0])
