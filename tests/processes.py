@@ -198,7 +198,9 @@ class Beat(CeleryProcess):
 
 @contextmanager
 def app_using_broker(url: str):
-    """Point this process's Celery app (used by services to send tasks) at another broker."""
+    """Point this process's Celery app (used by services to send tasks) at another broker,
+    and its Redis (the routing wake-up, live updates) at the same server, as the workers'."""
+    from triage import redis as triage_redis
     from triage.celery import app
 
     def reset() -> None:
@@ -221,10 +223,15 @@ def app_using_broker(url: str):
     os.environ["CELERY_BROKER_URL"] = url
     app.conf.broker_url = url
     app.conf.broker_transport_options = {**redis_options, "visibility_timeout": 10}
+    saved_redis_url = settings.REDIS_URL
+    settings.REDIS_URL = url
+    triage_redis.client.cache_clear()
     try:
         yield app
     finally:
         reset()
+        settings.REDIS_URL = saved_redis_url
+        triage_redis.client.cache_clear()
         if saved_env is None:
             os.environ.pop("CELERY_BROKER_URL", None)
         else:

@@ -176,3 +176,77 @@ def test_unacknowledged_sro_item_escalates_on_time_and_only_once(setting, broker
     )
     assert levels == [1, 2]
     assert timezone.now() > item.ack_deadline
+
+
+def test_database_unreachable_for_a_while_then_every_incident_routes_once(
+    setting, broker, tmp_path
+):
+    """PostgreSQL refuses connections and drops the worker's: the routing tasks fail, retry with
+    back-off, and route everything exactly once when the database is back."""
+    import pytest
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL: it closes the database to new connections")
+    import psycopg
+    import psycopg.sql
+    from django.db import close_old_connections
+
+    school, teacher = setting
+    db = connection.settings_dict
+    name = db["NAME"]
+
+    def as_admin(sql, params=()) -> None:  # from another database: one cannot close one's own
+        with psycopg.connect(
+            host=db["HOST"] or "127.0.0.1",
+            port=db["PORT"] or 5432,
+            user=db["USER"],
+            password=db["PASSWORD"] or None,
+            dbname="postgres",
+            autocommit=True,
+        ) as admin:
+            admin.execute(sql, params)
+
+    allow = psycopg.sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS {}")
+    beat = Beat(broker, tmp_path, **FAST)
+    try:
+        with running_worker(broker, tmp_path / "worker.log", **FAST):
+            warm = file_many(school, teacher, 3)
+            wait_until(lambda: routed_count(warm) == 3, 30, 0.2, "the worker routed nothing")
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_backend_pid()")
+                (mine,) = cursor.fetchone()
+            # This test's connection stays (it files the incidents); no other gets in.
+            as_admin(allow.format(psycopg.sql.Identifier(name), psycopg.sql.SQL("false")))
+            as_admin(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> %s",
+                (name, mine),
+            )
+            try:
+                ids = file_many(school, teacher, 30)
+                time.sleep(5)  # the worker's tasks fail to connect meanwhile
+                assert routed_count(ids) == 0
+            finally:
+                as_admin(allow.format(psycopg.sql.Identifier(name), psycopg.sql.SQL("true")))
+            wait_until(
+                lambda: routed_count(ids) == len(ids),
+                90,
+                0.5,
+                f"{len(ids) - routed_count(ids)} incidents never routed after the outage",
+            )
+            time.sleep(2)  # retries and re-sends still in flight must change nothing
+
+            # A restart drops every connection, this process's pooled one too. Each request
+            # starts by handing its connection back (Django's request_started signal; the test
+            # client skips it, so it is called here) and gets one the pool has checked.
+            as_admin(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+            close_old_connections()
+            ids += file_many(school, teacher, 1)
+            wait_until(lambda: routed_count(ids) == len(ids), 60, 0.5, "not routed after restart")
+    finally:
+        beat.stop()
+    assert_routed_exactly_once(warm + ids)
