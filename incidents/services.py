@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from policies import selectors as policy_selectors
 from policies.models import RuleSetStatus
+from policies.registry import LIFE_SAFETY_DANGER, WEAPON_VALUES
 from schools.models import Role, School, Student, User
 from schools.selectors import has_role_at
 
@@ -124,7 +125,12 @@ def incident_file(
             # What was just written, so the answer needs no second read of it.
             incident._prefetched_objects_cache = {"students": involved}
             timeline_record(incident=incident, kind=EventKind.FILED, actor=reporter)
-            transaction.on_commit(lambda: incident_dispatch(incident_id=incident.pk))
+            # Life safety first: an incident the life-safety floor covers always sends its own
+            # routing message, which routes it before anything else waiting.
+            life_safety = weapon in WEAPON_VALUES or danger_now == LIFE_SAFETY_DANGER
+            transaction.on_commit(
+                lambda: incident_dispatch(incident_id=incident.pk, force=life_safety)
+            )
     except IntegrityError:
         if not idempotency_key:
             raise

@@ -408,6 +408,22 @@ def test_filing_sends_no_second_message_while_one_is_pending(
     assert wakeup.sent == [first.pk, third.pk]  # the task cleared the wake-up
 
 
+def test_a_life_safety_filing_always_sends_its_own_message(
+    teacher, school, wakeup, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        calm = file(teacher, school, category="emotional_crisis")
+        gun = file(teacher, school, category="weapon", weapon="firearm")
+        knife = file(teacher, school, category="weapon", weapon="weapon_possessed")
+        fight = file(teacher, school, category="physical_aggression", danger_now="to_others")
+        calm_again = file(teacher, school, category="emotional_crisis")
+    assert wakeup.sent == [calm.pk, gun.pk, knife.pk, fight.pk]
+    assert calm_again.pk not in wakeup.sent  # routed by the pending task's search
+    services.incidents_route_waiting(incident_id=gun.pk)
+    assert Incident.objects.get(pk=gun.pk).route == "sro"
+    assert Incident.objects.get(pk=calm_again.pk).route == "counselor"
+
+
 def test_a_failed_send_clears_the_wake_up_and_the_sweep_always_sends(
     teacher, school, wakeup, monkeypatch, django_capture_on_commit_callbacks
 ):
