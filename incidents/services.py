@@ -147,11 +147,17 @@ def incident_file(
 # task's search finds it. The key expires, so a lost message costs at most a second of
 # coalescing; the sweep re-sends whatever is still unrouted. With nothing waiting, every
 # filing sends its own message: latency is not traded for throughput.
-ROUTING_WAKEUP_KEY = "triage:routing:wakeup"
 ROUTING_WAKEUP_TTL_MS = 1000
 ROUTING_BATCH = 50  # incidents per transaction
 ROUTING_ROUNDS = 20  # batches per task; more waiting continues in a new message
 DELIVERY_BATCH = 100  # items per delivery message sent by the sweep
+
+
+def routing_wakeup_key() -> str:
+    """The wake-up key, one per database: deployments that share a Redis do not share it."""
+    from django.db import connection
+
+    return f"triage:routing:wakeup:{connection.settings_dict['NAME']}"
 
 
 def _routing_wakeup_claim() -> bool:
@@ -164,7 +170,7 @@ def _routing_wakeup_claim() -> bool:
 
     try:
         wakeup = client(timeout=0.25)  # on the filing request: never wait long on Redis
-        return bool(wakeup.set(ROUTING_WAKEUP_KEY, "1", nx=True, px=ROUTING_WAKEUP_TTL_MS))
+        return bool(wakeup.set(routing_wakeup_key(), "1", nx=True, px=ROUTING_WAKEUP_TTL_MS))
     except Exception:  # Redis down: send, and let the broker's own failure path decide
         return True
 
@@ -178,7 +184,7 @@ def routing_wakeup_clear() -> None:
     from triage.redis import client
 
     try:
-        client().delete(ROUTING_WAKEUP_KEY)
+        client().delete(routing_wakeup_key())
     except Exception:  # the key expires by itself
         logger.warning("routing wake-up key not cleared; it expires in a second")
 

@@ -20,7 +20,7 @@ RETRY = {
 
 @shared_task(name="incidents.tasks.incident_route_task", time_limit=30, soft_time_limit=20, **RETRY)
 def incident_route_task(incident_id: int) -> None:
-    # Routes this incident, then every incident waiting (see services.ROUTING_WAKEUP_KEY).
+    # Routes this incident, then every incident waiting (see services.routing_wakeup_key).
     services.incidents_route_waiting(incident_id=incident_id)
 
 

@@ -81,11 +81,11 @@ def fast_password_hashing(settings):
 @pytest.fixture(autouse=True)
 def _no_routing_wakeup_pending():
     """A wake-up key left in the shared Redis by an earlier test would stop this test's
-    filings from sending their routing message (services.ROUTING_WAKEUP_KEY)."""
+    filings from sending their routing message (services.routing_wakeup_key)."""
     if not settings.REDIS_URL:
         return
-    from incidents.services import ROUTING_WAKEUP_KEY
+    from incidents.services import routing_wakeup_key
     from triage.redis import client
 
     with contextlib.suppress(Exception):  # Redis down: the tests that need it say so
-        client().delete(ROUTING_WAKEUP_KEY)
+        client().delete(routing_wakeup_key())

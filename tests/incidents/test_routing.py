@@ -439,7 +439,7 @@ def test_a_failed_send_clears_the_wake_up_and_the_sweep_always_sends(
     monkeypatch.setattr(
         tasks.incident_route_task, "apply_async", lambda args, **kw: wakeup.sent.append(args[0])
     )
-    wakeup.set(services.ROUTING_WAKEUP_KEY, "1", nx=True)
+    wakeup.set(services.routing_wakeup_key(), "1", nx=True)
     assert services.incidents_resend_unrouted() == 1
     assert wakeup.sent == [lost.pk]
 
