@@ -24,9 +24,18 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_queryset(self):
         return (
             selectors.incidents_visible_to(self.request.user)
-            .prefetch_related(STUDENTS_WITH_ROSTER)
+            .prefetch_related(STUDENTS_WITH_ROSTER, selectors.resolved_items_prefetch())
+            .annotate(current_route=selectors.current_route_annotation())
             .order_by("-filed_at", "-id")
         )
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        # A list shows whole incidents (narrative, students): each one read is logged too.
+        services.access_record_many(
+            user=request.user, incidents=page, action=AccessAction.VIEW_INCIDENT
+        )
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def retrieve(self, request, *args, **kwargs):
         incident = self.get_object()
@@ -59,7 +68,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                 .get(pk=incident.pk)
             )
         return Response(
-            IncidentOutSerializer(incident).data,
+            IncidentOutSerializer(incident, context={"request": request}).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 

@@ -5,7 +5,8 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from schools.models import Membership, Role, User
@@ -15,8 +16,10 @@ from .facts import INTAKE_FACTS
 from .models import (
     AccessLogEntry,
     CoResponderTeamMember,
+    EventKind,
     Incident,
     IncidentStudent,
+    ItemOrigin,
     ItemState,
     QueueItem,
     ResponderQueue,
@@ -87,7 +90,47 @@ def incidents_visible_to(user: User) -> QuerySet[Incident]:
 
 
 def incidents_filed_by(user: User) -> QuerySet[Incident]:
-    return Incident.objects.filter(filed_by=user).select_related("school")
+    """What the user filed, each with ``current_route`` (see incident_current_route)."""
+    return (
+        Incident.objects.filter(filed_by=user)
+        .select_related("school")
+        .annotate(current_route=current_route_annotation())
+    )
+
+
+def current_route_annotation():
+    """``current_route`` for a queryset of incidents (see incident_current_route)."""
+    return Coalesce(Subquery(_latest_item_route(OuterRef("pk"))), F("route"))
+
+
+def resolved_items_prefetch() -> Prefetch:
+    """Each incident's ``resolved_items``: what incident_outcomes returns, for a whole page."""
+    return Prefetch("queue_items", queryset=_resolved_items(), to_attr="resolved_items")
+
+
+def _resolved_items() -> QuerySet[QueueItem]:
+    return (
+        QueueItem.objects.filter(
+            origin__in=[ItemOrigin.ROUTING, ItemOrigin.HANDOFF], state=ItemState.RESOLVED
+        )
+        .exclude(outcome="")
+        .order_by("closed_at", "pk")
+    )
+
+
+def incident_outcomes(incident: Incident) -> list[QueueItem]:
+    """How its responders closed the incident: outcome and the summary the reporter reads."""
+    return list(_resolved_items().filter(incident=incident))
+
+
+def _latest_item_route(incident):
+    return (
+        QueueItem.objects.filter(
+            incident=incident, origin__in=[ItemOrigin.ROUTING, ItemOrigin.HANDOFF]
+        )
+        .order_by("-queued_at", "-pk")
+        .values("route")[:1]
+    )
 
 
 def queue_items_for(user: User) -> QuerySet[QueueItem]:
@@ -172,9 +215,50 @@ def incident_students_for_item(item: QueueItem) -> list[StudentView]:
     return views
 
 
-def incident_timeline_for_responder(incident_id: int) -> QuerySet[TimelineEvent]:
-    """Every event, private notes included: only for people who passed queue_item_for."""
-    return TimelineEvent.objects.filter(incident_id=incident_id).select_related("actor")
+def incident_timeline_for_responder(
+    incident_id: int, item: QueueItem | None = None
+) -> QuerySet[TimelineEvent]:
+    """Every event, private notes included: only for people who passed queue_item_for.
+
+    Read through an item its queue handed off, the private notes written after the hand-off
+    are left out: the team that passed the incident on does not read what the next one
+    writes about the student."""
+    events = TimelineEvent.objects.filter(incident_id=incident_id).select_related("actor")
+    if item is not None and item.state == ItemState.HANDED_OFF and item.closed_at is not None:
+        events = events.exclude(private=True, at__gt=item.closed_at)
+    return events
+
+
+# What the person who filed an incident follows on it: what happened, not who in the
+# responders' teams did it, and never their private notes.
+REPORTER_EVENT_KINDS = (
+    EventKind.FILED,
+    EventKind.ROUTED,
+    EventKind.ACKNOWLEDGED,
+    EventKind.HANDED_OFF,
+    EventKind.RESOLVED,
+)
+
+
+def incident_timeline_for_reporter(incident: Incident) -> list[dict]:
+    """The reporter's timeline: the kinds above, "you" or "a responder", never a note."""
+    return [
+        {
+            "kind": event.get_kind_display(),
+            "at": event.at,
+            "by": "you"
+            if event.actor_id == incident.filed_by_id
+            else ("a responder" if event.actor_id else "the system"),
+        }
+        for event in incident.timeline.filter(kind__in=REPORTER_EVENT_KINDS, private=False)
+    ]
+
+
+def incident_current_route(incident: Incident) -> str | None:
+    """Where the incident is now: the route of its latest routing or hand-off item (a hand-off
+    moves it), or the routing decision while no item exists yet."""
+    latest = _latest_item_route(incident).first()
+    return latest["route"] if latest else incident.route
 
 
 def queue_items_listed(
@@ -291,5 +375,5 @@ def queue_item_detail(user: User, item_id: int) -> QueueItemDetail:
         answers=incident_answers(item.incident),
         routing=routing_explanation(item.incident),
         students=incident_students_for_item(item),
-        timeline=list(incident_timeline_for_responder(item.incident_id)),
+        timeline=list(incident_timeline_for_responder(item.incident_id, item)),
     )

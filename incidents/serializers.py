@@ -10,6 +10,7 @@ from rest_framework import serializers
 from schools.models import School, Student
 from schools.selectors import has_role_at, memberships_of
 
+from .facts import INTAKE_FACTS
 from .models import (
     NARRATIVE_MAX_LENGTH,
     Category,
@@ -24,6 +25,7 @@ from .models import (
     Weapon,
     WithNow,
 )
+from .selectors import incident_current_route, incident_outcomes
 from .services import InvolvedStudent
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -231,11 +233,30 @@ class RoutingSerializer(serializers.Serializer):
     routed_at = serializers.DateTimeField()
 
 
+class OutcomeSerializer(serializers.Serializer):
+    route = serializers.CharField()
+    outcome = serializers.CharField()
+    summary = serializers.CharField()
+    resolved_at = serializers.DateTimeField(source="closed_at")
+
+
+# Facts the routing read from the roster or the school's records, not from the filing: the
+# reporter is not told them through the explanation (e.g. that a student has an IEP).
+REPORTER_WITHHELD_GUARDRAILS = {"disability_safeguard"}
+REPORTER_ROSTER_RULE = "A rule that also reads the students' school records"
+
+
 class IncidentOutSerializer(serializers.ModelSerializer):
     school = serializers.CharField(source="school.code")
     filed_by = serializers.CharField(source="filed_by.username")
     students = InvolvedStudentOutSerializer(many=True, read_only=True)
     routing = serializers.SerializerMethodField()
+    current_route = serializers.SerializerMethodField(
+        help_text="Where the incident is now: a hand-off moves it from the routed route."
+    )
+    outcomes = serializers.SerializerMethodField(
+        help_text="How responders closed it, with the summary the reporter may read."
+    )
 
     class Meta:
         model = Incident
@@ -258,21 +279,56 @@ class IncidentOutSerializer(serializers.ModelSerializer):
             "with_now",
             "students",
             "routing",
+            "current_route",
+            "outcomes",
         ]
+
+    def _for_reporter(self, incident: Incident) -> bool:
+        request = self.context.get("request")
+        return request is not None and request.user.pk == incident.filed_by_id
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_current_route(self, incident: Incident):
+        current = getattr(incident, "current_route", None)
+        return current if current is not None else incident_current_route(incident)
+
+    @extend_schema_field(OutcomeSerializer(many=True))
+    def get_outcomes(self, incident: Incident):
+        items = getattr(incident, "resolved_items", None)
+        if items is None:
+            items = incident_outcomes(incident)
+        return OutcomeSerializer(items, many=True).data
 
     @extend_schema_field(RoutingSerializer(allow_null=True))
     def get_routing(self, incident: Incident):
         if incident.route is None:
             return None
         decision = incident.decision or {}
+        reasons = decision.get("reasons", [])
+        guardrails = decision.get("guardrails", [])
+        tried = decision.get("tried", [])
+        rule = {"id": incident.rule_id or None, "name": incident.rule_name or "Default route"}
+        rationale = decision.get("rationale", "")
+        if self._for_reporter(incident):
+            # The reporter sees why, in terms of what they reported; the roster facts (IEP,
+            # 504, BIP, age, earlier incidents) and the rules tried stay with the responders.
+            # A rule that tested roster facts would name them: it is not named either.
+            if any(r.get("fact") not in INTAKE_FACTS for r in reasons):
+                rule = {"id": None, "name": REPORTER_ROSTER_RULE}
+                rationale = ""
+            reasons = [r for r in reasons if r.get("fact") in INTAKE_FACTS]
+            guardrails = [
+                g for g in guardrails if g.get("guardrail") not in REPORTER_WITHHELD_GUARDRAILS
+            ]
+            tried = []
         return {
             "route": incident.route,
-            "rule": {"id": incident.rule_id or None, "name": incident.rule_name or "Default route"},
+            "rule": rule,
             "ruleset_version": incident.ruleset_version,
-            "reasons": decision.get("reasons", []),
-            "guardrails": decision.get("guardrails", []),
+            "reasons": reasons,
+            "guardrails": guardrails,
             "also_notify": decision.get("also_notify", []),
-            "rationale": decision.get("rationale", ""),
-            "tried": decision.get("tried", []),
+            "rationale": rationale,
+            "tried": tried,
             "routed_at": incident.routed_at,
         }

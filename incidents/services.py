@@ -386,6 +386,14 @@ def _queues_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], ResponderQ
     return queues
 
 
+def _item_urgency(incident: Incident, route: str, origin: str) -> int:
+    """Urgency of an item: its route's, but a notification is as urgent as the incident's own
+    route, so a principal told of a firearm sees it above the morning's vaping referrals."""
+    if origin == ItemOrigin.NOTIFY and incident.route:
+        return min(URGENCY[route], URGENCY[incident.route])
+    return URGENCY[route]
+
+
 def _queue_items_create_many(
     plans: list[tuple[Incident, list[tuple[str, str]], list[TimelineEvent]]], now: datetime
 ) -> list[QueueItem]:
@@ -400,7 +408,7 @@ def _queue_items_create_many(
             queue=queues[incident.school_id, route],
             route=route,
             origin=origin,
-            urgency=URGENCY[route],
+            urgency=_item_urgency(incident, route, origin),
             state=ItemState.QUEUED,
             queued_at=now,
             ack_deadline=None
@@ -1041,6 +1049,16 @@ def access_record(
     return AccessLogEntry.objects.create(
         user=user, incident=incident, queue_item=queue_item, action=action
     )
+
+
+def access_record_many(*, user: User, incidents, action: str) -> int:
+    """Log a list read: one entry per incident of the page that the user did not file."""
+    entries = AccessLogEntry.objects.bulk_create(
+        AccessLogEntry(user=user, incident=incident, action=action)
+        for incident in incidents
+        if incident.filed_by_id != user.pk
+    )
+    return len(entries)
 
 
 def responder_queues_ensure(*, user: User) -> int:

@@ -14,7 +14,13 @@ from schools.selectors import has_role_at, students_search
 
 from . import selectors, services
 from .forms import IncidentForm
-from .models import AccessAction, IncidentStudent, InvolvementRole, ItemOrigin, ItemState, Status
+from .models import (
+    AccessAction,
+    IncidentStudent,
+    InvolvementRole,
+    Route,
+    Status,
+)
 
 MY_INCIDENTS_PER_PAGE = 25
 
@@ -42,17 +48,24 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         ),
         pk=pk,
     )
+    route = selectors.incident_current_route(incident)
     context = {
         "incident": incident,
         "polling": incident.status == Status.RECEIVED,
+        "route": route,
+        "route_display": Route(route).label if route else "",
     }
     if request.GET.get("part") == "status":
         return render(request, "incidents/_status.html", context)
     services.access_record(user=request.user, incident=incident, action=AccessAction.VIEW_INCIDENT)
-    context["timeline"] = incident.timeline.filter(private=False).select_related("actor")
-    context["outcomes"] = incident.queue_items.filter(
-        origin__in=[ItemOrigin.ROUTING, ItemOrigin.HANDOFF], state=ItemState.RESOLVED
-    ).exclude(outcome="")
+    if incident.filed_by_id == request.user.pk:
+        context["timeline"] = selectors.incident_timeline_for_reporter(incident)
+    else:
+        context["timeline"] = [
+            {"kind": e.get_kind_display(), "at": e.at, "by": e.actor or "the system"}
+            for e in incident.timeline.filter(private=False).select_related("actor")
+        ]
+    context["outcomes"] = selectors.incident_outcomes(incident)
     return render(request, "incidents/detail.html", context)
 
 
@@ -60,6 +73,10 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def incidents_mine(request: HttpRequest) -> HttpResponse:
     incidents = selectors.incidents_filed_by(request.user).order_by("-filed_at", "-id")
     page = Paginator(incidents, MY_INCIDENTS_PER_PAGE).get_page(request.GET.get("page"))
+    for incident in page:
+        incident.current_route_display = (
+            Route(incident.current_route).label if incident.current_route else ""
+        )
     return render(request, "incidents/mine.html", {"page": page})
 
 

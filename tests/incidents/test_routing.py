@@ -81,11 +81,13 @@ def test_firearm_goes_to_the_sro_with_the_administrator_notified(teacher, school
     incident = file(teacher, school, category="weapon", weapon="firearm")
     routed = services.incident_route(incident_id=incident.pk)
     assert routed.route == "sro"
-    items = QueueItem.objects.order_by("urgency")
+    items = QueueItem.objects.order_by("urgency", "route")
+    # The principal's notification is as urgent as the firearm itself.
     assert [(i.route, i.origin, i.urgency) for i in items] == [
+        ("administrator", "notify", 0),
         ("sro", "routing", 0),
-        ("administrator", "notify", 3),
     ]
+    items = [items[1], items[0]]
     assert items[0].ack_deadline == routed.routed_at + timedelta(minutes=2)
     assert items[1].ack_deadline is None
     kinds = list(routed.timeline.values_list("kind", flat=True))
