@@ -1,10 +1,11 @@
 """What-if replay: the result on a handful of incidents, progress, cancellation, the task."""
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from django.utils import timezone
 
 from incidents import services as incident_services
 from incidents.services import InvolvedStudent
@@ -231,8 +232,8 @@ def test_start_is_for_the_district_admin_of_that_district_only(admin, draft, sch
 def test_the_replay_task_is_mapped_to_the_analysis_queue():
     assert "analysis" in QUEUE_NAMES
     assert app.amqp.router.route({}, "reports.tasks.replay_run_task")["queue"].name == "analysis"
-    product_tasks = [name for name in app.tasks if name.startswith("reports.")]
-    assert product_tasks == ["reports.tasks.replay_run_task"]
+    product_tasks = sorted(name for name in app.tasks if name.startswith("reports."))
+    assert product_tasks == ["reports.tasks.replay_end_stalled", "reports.tasks.replay_run_task"]
     for name in product_tasks:
         assert app.amqp.router.route({}, name)["queue"].name in QUEUE_NAMES
 
@@ -304,3 +305,155 @@ def test_another_districts_run_is_not_found(client, admin, draft):
     client.force_login(elsewhere)
     assert client.get(f"/reports/replay/runs/{run.pk}/").status_code == 404
     assert client.get(f"/reports/replay/{draft.version}/").status_code == 404
+
+
+# --- stalled runs and redelivered messages ------------------------------------------------
+
+
+def silent_for(seconds: int) -> datetime:
+    return timezone.now() - timedelta(seconds=seconds)
+
+
+def test_a_stalled_run_is_ended_by_the_sweep_so_a_new_replay_can_start(
+    admin, draft, history, settings, monkeypatch
+):
+    monkeypatch.setattr(tasks.replay_run_task, "apply_async", lambda args, **options: None)
+    settings.REPLAY_STALLED_SECONDS = 300
+    published = RuleSet.objects.get(district=draft.district, version=1)
+    other_draft = ruleset_create_draft(user=admin)
+    dead_worker = start_run(admin, draft, status="running", attempt=1, heartbeat_at=silent_for(301))
+    lost_message = ReplayRun.objects.create(
+        ruleset=published, requested_by=admin, period_start=START, period_end=END
+    )
+    ReplayRun.objects.filter(pk=lost_message.pk).update(created_at=silent_for(301))
+    busy = start_run(admin, other_draft, status="running", attempt=1, heartbeat_at=silent_for(299))
+    with pytest.raises(ValidationError, match="already running"):
+        services.replay_start(user=admin, version=draft.version, start=START_DATE, end=END_DATE)
+
+    assert tasks.replay_end_stalled.apply().get() == 2
+
+    dead_worker.refresh_from_db()
+    assert (dead_worker.status, dead_worker.error) == (
+        "failed",
+        "This replay stopped making progress (nothing from its worker for 5 minutes), so it "
+        "was ended to let a new replay start; start it again.",
+    )
+    assert dead_worker.finished_at is not None
+    lost_message.refresh_from_db()
+    assert (lost_message.status, lost_message.error) == (
+        "failed",
+        "No worker started this replay within 5 minutes, so it was ended to let a new replay "
+        "start; start it again.",
+    )
+    busy.refresh_from_db()
+    assert (busy.status, busy.error, busy.finished_at) == ("running", "", None)
+    again = services.replay_start(user=admin, version=draft.version, start=START_DATE, end=END_DATE)
+    assert again.status == "queued"
+
+
+def test_the_stalled_run_sweep_runs_on_the_maintenance_queue_every_minute():
+    route = app.amqp.router.route({}, "reports.tasks.replay_end_stalled")
+    assert route["queue"].name == "maintenance"
+    assert app.conf.beat_schedule["end-stalled-replays"] == {
+        "task": "reports.tasks.replay_end_stalled",
+        "schedule": 60.0,
+    }
+
+
+def test_a_second_delivery_while_the_run_is_running_does_nothing(
+    admin, draft, history, monkeypatch
+):
+    run = start_run(admin, draft)
+    original = services.ReplayTally.add
+    redelivered = []
+
+    def add_then_redeliver(self, *args):
+        original(self, *args)
+        if not redelivered:
+            redelivered.append(None)
+            redelivered[0] = services.replay_execute(run_id=run.pk, chunk_size=2)
+
+    monkeypatch.setattr(services.ReplayTally, "add", add_then_redeliver)
+
+    run = services.replay_execute(run_id=run.pk, chunk_size=2)
+
+    (second,) = redelivered
+    assert (second.status, second.attempt, second.processed) == ("running", 1, 0)
+    run.refresh_from_db()
+    assert (run.status, run.attempt, run.processed, run.total) == ("done", 1, 7, 7)
+    assert (run.result["total"], run.result["changed"]) == (7, 2)
+
+
+def test_a_run_whose_worker_died_is_taken_over_and_the_old_worker_writes_nothing(
+    admin, draft, history, monkeypatch, settings
+):
+    settings.REPLAY_STALLED_SECONDS = 300
+    run = start_run(admin, draft)
+    original = services.ReplayTally.add
+    taken_over = []
+
+    def add_then_go_silent(self, *args):
+        original(self, *args)
+        if not taken_over:
+            taken_over.append(None)
+            # The first worker hangs past the stall limit; its message is delivered again.
+            ReplayRun.objects.filter(pk=run.pk).update(heartbeat_at=silent_for(301))
+            taken_over[0] = services.replay_execute(run_id=run.pk, chunk_size=3)
+
+    monkeypatch.setattr(services.ReplayTally, "add", add_then_go_silent)
+
+    first = services.replay_execute(run_id=run.pk, chunk_size=2)
+
+    (second,) = taken_over
+    assert (second.status, second.attempt, second.processed) == ("done", 2, 7)
+    assert (first.status, first.attempt) == ("done", 2)
+    run.refresh_from_db()
+    assert (run.status, run.attempt, run.processed) == ("done", 2, 7)
+    draft.refresh_from_db()
+    assert draft.analysis["replay"]["run"] == run.pk
+
+
+def test_a_slow_worker_ended_by_the_sweep_stops_without_writing(
+    admin, draft, history, monkeypatch, settings
+):
+    settings.REPLAY_STALLED_SECONDS = 300
+    run = start_run(admin, draft)
+    original = services.ReplayTally.add
+
+    def add_then_sweep(self, *args):
+        original(self, *args)
+        ReplayRun.objects.filter(pk=run.pk).update(heartbeat_at=silent_for(301))
+        services.replay_runs_end_stalled()
+
+    monkeypatch.setattr(services.ReplayTally, "add", add_then_sweep)
+
+    services.replay_execute(run_id=run.pk, chunk_size=2)
+
+    run.refresh_from_db()
+    assert (run.status, run.processed, run.result) == ("failed", 0, None)
+    assert run.error.startswith("This replay stopped making progress")
+    draft.refresh_from_db()
+    assert draft.analysis is None
+
+
+def test_cancel_ends_a_stalled_run_at_once(admin, draft, history, settings, monkeypatch):
+    monkeypatch.setattr(tasks.replay_run_task, "apply_async", lambda args, **options: None)
+    settings.REPLAY_STALLED_SECONDS = 300
+    fresh = start_run(admin, draft, status="running", attempt=1, heartbeat_at=silent_for(299))
+    services.replay_cancel(user=admin, run_id=fresh.pk)
+    fresh.refresh_from_db()
+    assert (fresh.status, fresh.cancel_requested, fresh.finished_at) == ("running", True, None)
+    ReplayRun.objects.filter(pk=fresh.pk).update(heartbeat_at=silent_for(301))
+
+    run = services.replay_cancel(user=admin, run_id=fresh.pk)
+
+    assert run.status == "cancelled"
+    run.refresh_from_db()
+    assert (run.status, run.cancel_requested) == ("cancelled", True)
+    assert run.finished_at is not None
+    assert (
+        services.replay_start(
+            user=admin, version=draft.version, start=START_DATE, end=END_DATE
+        ).status
+        == "queued"
+    )
