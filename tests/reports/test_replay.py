@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from incidents import services as incident_services
 from incidents.services import InvolvedStudent
+from policies import selectors as selectors_policies
+from policies import services as services_policies
 from policies.models import RuleSet
 from policies.services import ruleset_create_draft, ruleset_ensure_default, ruleset_update
 from reports import services, tasks
@@ -457,3 +459,110 @@ def test_cancel_ends_a_stalled_run_at_once(admin, draft, history, settings, monk
         ).status
         == "queued"
     )
+
+
+# --- a kept result after the draft is edited -----------------------------------------------
+
+OUT_OF_DATE = "<strong>Out of date</strong> — the draft was edited after this replay; run it again"
+
+
+def send_danger_to(admin, draft, route: str) -> None:
+    spec = RuleSet.objects.get(pk=draft.pk).spec()
+    for rule in spec["rules"]:
+        if rule["id"] == "danger-to-others":
+            rule["route"] = route
+    ruleset_update(user=admin, version=draft.version, spec=spec)
+
+
+def test_a_result_is_out_of_date_once_the_draft_is_edited(client, admin, draft, history):
+    run = services.replay_execute(run_id=start_run(admin, draft).pk)
+    assert run.spec_digest == draft.spec_digest()
+    client.force_login(admin)
+    html = client.get(f"/reports/replay/{draft.version}/").content.decode()
+    assert "2 of 7 incidents (28.6%) would change route" in html
+    assert "Out of date" not in html
+    # Saving the draft unchanged changes nothing that a replay sees.
+    services_policies.ruleset_save_draft(user=admin, version=draft.version, spec=draft.spec())
+    assert "Out of date" not in client.get(f"/reports/replay/{draft.version}/").content.decode()
+
+    send_danger_to(admin, draft, "sro")
+
+    html = client.get(f"/reports/replay/{draft.version}/").content.decode()
+    assert OUT_OF_DATE in html
+    assert 'aria-describedby="result-out-of-date"' in html
+    assert OUT_OF_DATE in client.get(f"/reports/replay/runs/{run.pk}/").json()["result_html"]
+    draft.refresh_from_db()
+    assert (draft.analysis["replay"]["run"], draft.analysis["replay"]["stale"]) == (run.pk, True)
+
+    send_danger_to(admin, draft, "co_responder")  # back to the very spec that was replayed
+
+    assert "Out of date" not in client.get(f"/reports/replay/{draft.version}/").content.decode()
+    draft.refresh_from_db()
+    assert draft.analysis["replay"]["stale"] is False
+
+
+def test_a_draft_edited_during_its_replay_gets_an_out_of_date_result(
+    client, admin, draft, history, monkeypatch
+):
+    run = start_run(admin, draft)
+    original = services.ReplayTally.add
+    edited = []
+
+    def add_then_edit(self, *args):
+        original(self, *args)
+        if not edited:
+            edited.append(True)
+            send_danger_to(admin, draft, "sro")
+
+    monkeypatch.setattr(services.ReplayTally, "add", add_then_edit)
+    services.replay_execute(run_id=run.pk, chunk_size=2)
+
+    client.force_login(admin)
+    assert OUT_OF_DATE in client.get(f"/reports/replay/{draft.version}/").content.decode()
+    assert "Out of date" in client.get("/rules/").content.decode()
+
+
+def test_the_rule_editor_shows_the_kept_replay_while_it_is_current(client, admin, draft, history):
+    client.force_login(admin)
+    assert "What-if replay:" not in client.get(f"/rules/{draft.version}/edit/").content.decode()
+    run = services.replay_execute(run_id=start_run(admin, draft).pk)
+    summary = (
+        f': 2 of 7 incidents would change route. <a href="/reports/replay/{draft.version}/#result">'
+        f"See replay #{run.pk}</a>"
+    )
+    replayed_at = f'Replayed <time datetime="{timezone.localtime(run.finished_at).isoformat()}">'
+
+    for url in ("/rules/", f"/rules/{draft.version}/edit/", f"/rules/{draft.version}/"):
+        html = client.get(url).content.decode()
+        assert replayed_at in html, url
+        assert summary in html, url
+        assert "Out of date" not in html, url
+
+    send_danger_to(admin, draft, "sro")
+
+    for url in ("/rules/", f"/rules/{draft.version}/edit/", f"/rules/{draft.version}/"):
+        html = client.get(url).content.decode()
+        assert summary not in html, url
+        assert (
+            "<strong>Out of date</strong> — the draft was edited after the replay of <time"
+        ) in html, url
+        assert f'<a href="/reports/replay/{draft.version}/">run it again</a>' in html, url
+
+
+def test_thousands_are_grouped_in_the_kept_summary(draft):
+    kept = RuleSet.objects.get(pk=draft.pk)
+    kept.analysis = {
+        "replay": {
+            "run": 1,
+            "finished_at": "2026-05-04T10:00:00+00:00",
+            "changed": 41,
+            "total": 7000,
+            "spec_digest": kept.spec_digest(),
+        }
+    }
+    assert selectors_policies.ruleset_kept_replay(kept).summary == (
+        "41 of 7,000 incidents would change route"
+    )
+    assert selectors_policies.ruleset_kept_replay(kept).current is True
+    del kept.analysis["replay"]["spec_digest"]  # kept before digests were recorded
+    assert selectors_policies.ruleset_kept_replay(kept).current is False
