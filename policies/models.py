@@ -1,5 +1,8 @@
 """Rule-set versions per district: drafts, the one published version, and archived ones."""
 
+import hashlib
+import json
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -63,6 +66,16 @@ class RuleSet(models.Model):
             "default_route": self.default_route,
             "guardrails": self.guardrails,
         }
+
+    def spec_digest(self) -> str:
+        """A fingerprint of the spec: equal digests route every incident the same way.
+
+        What a replay records to say which state of a draft it replayed. Unlike ``updated_at``
+        it ignores saves that change nothing and status changes (publishing), and it comes
+        from the very spec the replay compiled.
+        """
+        canonical = json.dumps(self.spec(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class PublishEvent(models.Model):

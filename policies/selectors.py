@@ -1,5 +1,7 @@
 """Reads of rule sets, scoped to the district admin's district, and the compiled-policy cache."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 
 from django.core.exceptions import PermissionDenied
@@ -48,3 +50,34 @@ def _compiled(ruleset_id: int, updated_at_iso: str) -> engine.CompiledPolicy:
 def compiled_policy(ruleset: RuleSet) -> engine.CompiledPolicy:
     """Compiled once per version (and per edit of a draft), then reused from memory."""
     return _compiled(ruleset.pk, ruleset.updated_at.isoformat())
+
+
+@dataclass(frozen=True)
+class KeptReplay:
+    """The latest what-if replay result kept with a version (``RuleSet.analysis["replay"]``)."""
+
+    run_id: int
+    finished_at: datetime
+    changed: int
+    total: int
+    # False once the version's spec differs from the one replayed (the draft was edited since),
+    # or when the result does not say which spec it replayed.
+    current: bool
+
+    @property
+    def summary(self) -> str:
+        return f"{self.changed:,} of {self.total:,} incidents would change route"
+
+
+def ruleset_kept_replay(ruleset: RuleSet) -> KeptReplay | None:
+    kept = (ruleset.analysis or {}).get("replay")
+    if not kept:
+        return None
+    digest = kept.get("spec_digest")
+    return KeptReplay(
+        run_id=kept["run"],
+        finished_at=datetime.fromisoformat(kept["finished_at"]),
+        changed=kept["changed"],
+        total=kept["total"],
+        current=bool(digest) and digest == ruleset.spec_digest(),
+    )

@@ -94,8 +94,24 @@ def _draft_store(*, user: User, version: int, spec: dict, require_valid: bool) -
         ruleset.rules = normal["rules"]
         ruleset.default_route = normal["default_route"]
         ruleset.guardrails = normal["guardrails"]
-        ruleset.save(update_fields=["rules", "default_route", "guardrails", "updated_at"])
+        _mark_kept_replay(ruleset)
+        ruleset.save(
+            update_fields=["rules", "default_route", "guardrails", "analysis", "updated_at"]
+        )
     return ruleset
+
+
+def _mark_kept_replay(ruleset: RuleSet) -> None:
+    """A replay result kept with the draft says whether it still describes the draft.
+
+    Kept rather than dropped, so the editor can say it is out of date; ``stale`` is false
+    again if an edit brings back the very spec that was replayed. (Pages decide by the digest
+    itself, ``selectors.ruleset_kept_replay``; the flag is for readers of the stored JSON.)
+    """
+    kept = (ruleset.analysis or {}).get("replay")
+    if kept:
+        stale = kept.get("spec_digest") != ruleset.spec_digest()
+        ruleset.analysis = {**ruleset.analysis, "replay": {**kept, "stale": stale}}
 
 
 def ruleset_update(*, user: User, version: int, spec: dict) -> tuple[RuleSet, list[engine.Problem]]:

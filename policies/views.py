@@ -42,6 +42,7 @@ def ruleset_list(request: HttpRequest) -> HttpResponse:
     rulesets = list(selectors.rulesets_for(request.user))
     by_status: dict[str, list[RuleSet]] = {status: [] for status in RuleSetStatus.values}
     for ruleset in rulesets:
+        ruleset.kept_replay = selectors.ruleset_kept_replay(ruleset)
         by_status[ruleset.status].append(ruleset)
     events = (
         PublishEvent.objects.filter(ruleset__in=[r.pk for r in rulesets])
@@ -113,6 +114,7 @@ def ruleset_detail(request: HttpRequest, version: int) -> HttpResponse:
         "policies/detail.html",
         {
             "ruleset": ruleset,
+            "kept_replay": selectors.ruleset_kept_replay(ruleset),
             "rules": _rule_summaries(ruleset),
             "page": page,
             "default_route": route_words(ruleset.default_route),
@@ -161,6 +163,7 @@ def ruleset_edit(request: HttpRequest, version: int) -> HttpResponse:
         "policies/edit.html",
         {
             "ruleset": ruleset,
+            "kept_replay": selectors.ruleset_kept_replay(ruleset),
             "page": editor_page(spec),
             "form": form,
             "routes": ROUTE_CHOICES,

@@ -35,6 +35,14 @@ class ReplayRun(models.Model):
         max_length=10, choices=ReplayStatus.choices, default=ReplayStatus.QUEUED
     )
     cancel_requested = models.BooleanField(default=False)
+    # Which state of the version was replayed (``RuleSet.spec_digest()``), set when it starts.
+    spec_digest = models.CharField(max_length=64, blank=True)
+    # Written when the run starts and after each chunk: a run without one for
+    # ``REPLAY_STALLED_SECONDS`` has lost its worker (or its message) and is ended.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Bumped by each execution that takes the run: only the current one may write progress
+    # or the result, so a redelivered message never runs it twice at once.
+    attempt = models.PositiveIntegerField(default=0)
     processed = models.PositiveIntegerField(default=0)
     total = models.PositiveIntegerField(default=0)
     result = models.JSONField(null=True, blank=True)

@@ -118,6 +118,12 @@ def replay_ruleset_for(user: User, version: int) -> RuleSet:
     )
 
 
+def replay_result_current(run: ReplayRun, ruleset: RuleSet) -> bool:
+    """The run replayed the version as it is now (a draft edited since has another digest;
+    a run from before digests were recorded cannot tell, so it counts as out of date)."""
+    return bool(run.spec_digest) and run.spec_digest == ruleset.spec_digest()
+
+
 def replay_runs_for(ruleset: RuleSet) -> QuerySet[ReplayRun]:
     return ReplayRun.objects.filter(ruleset=ruleset).select_related("requested_by")
 

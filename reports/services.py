@@ -6,10 +6,12 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import date, datetime, timedelta
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from policies import engine
@@ -62,17 +64,64 @@ def replay_send(*, run_id: int) -> None:
 
 
 def replay_cancel(*, user: User, run_id: int) -> ReplayRun:
-    """Ask a running replay to stop at its next chunk; a queued one is cancelled at once."""
+    """Ask a running replay to stop at its next chunk; a queued one is cancelled at once, and
+    so is a running one that has made no progress for ``REPLAY_STALLED_SECONDS`` (its worker
+    is gone and would never see the request)."""
     run = selectors.replay_run_for(user, run_id)
+    now = timezone.now()
     with transaction.atomic():
         run = ReplayRun.objects.select_for_update().get(pk=run.pk)
         if run.status in ACTIVE_STATUSES:
             run.cancel_requested = True
-            if run.status == ReplayStatus.QUEUED:
+            if run.status == ReplayStatus.QUEUED or replay_stalled(run, now=now):
                 run.status = ReplayStatus.CANCELLED
-                run.finished_at = timezone.now()
+                run.finished_at = now
             run.save(update_fields=["status", "finished_at", "cancel_requested"])
     return run
+
+
+def replay_stalled(run: ReplayRun, *, now: datetime) -> bool:
+    """No sign of life (start, or a chunk done) for ``REPLAY_STALLED_SECONDS``."""
+    last = run.heartbeat_at or run.created_at
+    return last < now - timedelta(seconds=settings.REPLAY_STALLED_SECONDS)
+
+
+def _span(seconds: int) -> str:
+    if seconds % 60:
+        return f"{seconds} seconds"
+    minutes = seconds // 60
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def replay_runs_end_stalled() -> int:
+    """End, as failed, every queued or running replay silent for ``REPLAY_STALLED_SECONDS``.
+
+    Its message was lost or its worker died: the run would otherwise stay active for ever and
+    ``replay_one_active_per_ruleset`` would refuse every new replay of that version. A worker
+    that is merely slow sees the run ended at its next chunk and stops without writing.
+    """
+    now = timezone.now()
+    span = _span(settings.REPLAY_STALLED_SECONDS)
+    cutoff = now - timedelta(seconds=settings.REPLAY_STALLED_SECONDS)
+    silent = Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, created_at__lt=cutoff)
+    reasons = {
+        ReplayStatus.QUEUED: f"No worker started this replay within {span}, so it was ended "
+        "to let a new replay start; start it again.",
+        ReplayStatus.RUNNING: f"This replay stopped making progress (nothing from its worker "
+        f"for {span}), so it was ended to let a new replay start; start it again.",
+    }
+    ended = 0
+    with transaction.atomic():
+        stalled = ReplayRun.objects.select_for_update(skip_locked=True).filter(
+            silent, status__in=ACTIVE_STATUSES
+        )
+        for run in stalled:
+            logger.warning("replay %s ended: no progress for %s", run.pk, span)
+            ReplayRun.objects.filter(pk=run.pk).update(
+                status=ReplayStatus.FAILED, error=reasons[run.status], finished_at=now
+            )
+            ended += 1
+    return ended
 
 
 class ReplayTally:
@@ -162,9 +211,16 @@ def replay_execute(*, run_id: int, chunk_size: int = CHUNK_SIZE) -> ReplayRun | 
 
     Reads the incidents in id order with keyset pages (no long transaction, no server-side
     cursor held open), so memory is bounded by one chunk, progress is committed after each
-    chunk and a cancel is seen within one chunk. Idempotent: a run already finished is left
-    alone; a run whose worker died is started again from the beginning.
+    chunk and a cancel is seen within one chunk.
+
+    Safe against a message delivered twice (Redis hands an unacknowledged message to another
+    worker after its visibility timeout, shorter than a long replay): decided under the run's
+    row lock, a run that has ended is left alone and so is one whose heartbeat is fresh (another
+    worker is running it). A run silent for ``REPLAY_STALLED_SECONDS`` (its worker died) is
+    taken over and started again from the beginning; each execution owns an ``attempt``, and
+    one that is no longer the run's current attempt stops at its next chunk, writing nothing.
     """
+    now = timezone.now()
     with transaction.atomic():
         run = (
             ReplayRun.objects.select_for_update(of=("self",))
@@ -174,18 +230,49 @@ def replay_execute(*, run_id: int, chunk_size: int = CHUNK_SIZE) -> ReplayRun | 
         )
         if run is None or run.status not in ACTIVE_STATUSES:
             return run
+        if run.status == ReplayStatus.RUNNING and not replay_stalled(run, now=now):
+            logger.info("replay %s is already running: this delivery does nothing", run.pk)
+            return run
         if run.cancel_requested:
             return _finish(run, ReplayStatus.CANCELLED)
         run.status = ReplayStatus.RUNNING
-        run.started_at = timezone.now()
+        run.attempt += 1
+        run.started_at = run.heartbeat_at = now
         run.processed = 0
-        run.save(update_fields=["status", "started_at", "processed"])
+        # The very spec that _replay compiles (the same row, read once).
+        run.spec_digest = run.ruleset.spec_digest()
+        run.save(
+            update_fields=[
+                "status",
+                "attempt",
+                "started_at",
+                "heartbeat_at",
+                "processed",
+                "spec_digest",
+            ]
+        )
     try:
         return _replay(run, chunk_size)
     except Exception as exc:
         logger.exception("replay %s failed", run.pk)
         run.error = f"The replay stopped on an error ({type(exc).__name__}); try again."
         return _finish(run, ReplayStatus.FAILED)
+
+
+def _beat(run: ReplayRun, **progress: int) -> bool:
+    """Record progress and a heartbeat; False when the run is no longer this execution's
+    (ended by a cancel or the stalled-run sweep, or taken over by a later attempt)."""
+    return bool(
+        ReplayRun.objects.filter(
+            pk=run.pk, attempt=run.attempt, status=ReplayStatus.RUNNING
+        ).update(heartbeat_at=timezone.now(), **progress)
+    )
+
+
+def _given_up(run: ReplayRun) -> ReplayRun:
+    logger.info("replay %s attempt %s stops: the run is no longer its own", run.pk, run.attempt)
+    run.refresh_from_db()
+    return run
 
 
 def _replay(run: ReplayRun, chunk_size: int) -> ReplayRun:
@@ -196,7 +283,8 @@ def _replay(run: ReplayRun, chunk_size: int) -> ReplayRun:
         district=ruleset.district, start=run.period_start, end=run.period_end
     )
     run.total = source.count()
-    ReplayRun.objects.filter(pk=run.pk).update(total=run.total)
+    if not _beat(run, total=run.total):
+        return _given_up(run)
     tally = ReplayTally(school_ids_for(run.requested_by))
     last_pk = 0
     while True:
@@ -206,7 +294,8 @@ def _replay(run: ReplayRun, chunk_size: int) -> ReplayRun:
         first_pk, last_pk = rows[0][0], rows[-1][0]
         tally.add(rows, selectors.replay_disability_groups(first_pk, last_pk), decide)
         run.processed = tally.total
-        ReplayRun.objects.filter(pk=run.pk).update(processed=run.processed)
+        if not _beat(run, processed=run.processed):
+            return _given_up(run)
         if ReplayRun.objects.filter(pk=run.pk, cancel_requested=True).exists():
             return _finish(run, ReplayStatus.CANCELLED)
     seconds = time.monotonic() - began
@@ -221,18 +310,23 @@ def _replay(run: ReplayRun, chunk_size: int) -> ReplayRun:
 
 
 def _finish(run: ReplayRun, status: str) -> ReplayRun:
+    """End the run, unless it is no longer this execution's (then it is left as it is)."""
     with transaction.atomic():
-        run.status = status
-        run.finished_at = timezone.now()
-        run.total = max(run.total, run.processed)
-        ReplayRun.objects.filter(pk=run.pk).update(
+        finished_at = timezone.now()
+        total = max(run.total, run.processed)
+        ended = ReplayRun.objects.filter(
+            pk=run.pk, attempt=run.attempt, status__in=ACTIVE_STATUSES
+        ).update(
             status=status,
-            finished_at=run.finished_at,
+            finished_at=finished_at,
             processed=run.processed,
-            total=run.total,
+            total=total,
             result=run.result,
             error=run.error,
         )
+        if not ended:
+            return _given_up(run)
+        run.status, run.finished_at, run.total = status, finished_at, total
         if status == ReplayStatus.DONE:
             _keep_with_ruleset(run)
     return run
@@ -249,6 +343,7 @@ def _keep_with_ruleset(run: ReplayRun) -> None:
         "run": run.pk,
         "finished_at": run.finished_at.isoformat(),
         "requested_by": run.requested_by.get_username(),
+        "spec_digest": run.spec_digest,
         **run.result,
     }
     RuleSet.objects.filter(pk=ruleset.pk).update(analysis=analysis)

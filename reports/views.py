@@ -69,6 +69,7 @@ def replay_page(request: HttpRequest, version: int) -> HttpResponse:
         "runs": runs,
         "shown_run": shown,
         "result": replay_result_context(shown.result) if shown else None,
+        "out_of_date": shown is not None and not selectors.replay_result_current(shown, ruleset),
     }
     return render(request, "reports/replay.html", context)
 
@@ -139,7 +140,11 @@ def replay_progress(request: HttpRequest, run_id: int) -> JsonResponse:
     if run.status == ReplayStatus.DONE:
         data["result_html"] = render_to_string(
             "reports/_replay_result.html",
-            {"result": replay_result_context(run.result), "shown_run": run},
+            {
+                "result": replay_result_context(run.result),
+                "shown_run": run,
+                "out_of_date": not selectors.replay_result_current(run, run.ruleset),
+            },
             request=request,
         )
     return JsonResponse(data)

@@ -30,6 +30,7 @@ app.conf.update(
         "incidents.tasks.sweep_unrouted": {"queue": "maintenance", "routing_key": "maintenance"},
         "incidents.tasks.escalate_overdue": {"queue": "maintenance", "routing_key": "maintenance"},
         "incidents.tasks.webhook_task": {"queue": "maintenance", "routing_key": "maintenance"},
+        "reports.tasks.replay_end_stalled": {"queue": "maintenance", "routing_key": "maintenance"},
         # Long, CPU-bound what-if replays never hold up routing or deliveries.
         "reports.tasks.replay_run_task": {"queue": "analysis", "routing_key": "analysis"},
         # Deliveries go to responder.<route>, chosen when sent: life-safety deliveries never
@@ -78,6 +79,8 @@ app.conf.update(
             "task": "incidents.tasks.escalate_overdue",
             "schedule": settings.SWEEP_SECONDS,
         },
+        # A replay whose worker died or whose message was lost is ended, so a new one can start.
+        "end-stalled-replays": {"task": "reports.tasks.replay_end_stalled", "schedule": 60.0},
     },
 )
 app.autodiscover_tasks()

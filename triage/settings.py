@@ -207,6 +207,9 @@ REDIS_URL = os.environ.get("REDIS_URL") or (CELERY_BROKER_URL if BROKER_IS_REDIS
 CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300"))
 # How often beat re-sends unrouted incidents and checks acknowledge deadlines.
 SWEEP_SECONDS = float(os.environ.get("TRIAGE_SWEEP_SECONDS", "10"))
+# A what-if replay writes a heartbeat after every chunk (seconds apart); one silent this long
+# has lost its worker or its message, and is ended so that a new replay can start.
+REPLAY_STALLED_SECONDS = int(os.environ.get("TRIAGE_REPLAY_STALLED_SECONDS", "300"))
 
 # --- Cache ----------------------------------------------------------------------------------
 if REDIS_URL:

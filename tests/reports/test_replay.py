@@ -1,13 +1,16 @@
 """What-if replay: the result on a handful of incidents, progress, cancellation, the task."""
 
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from django.utils import timezone
 
 from incidents import services as incident_services
 from incidents.services import InvolvedStudent
+from policies import selectors as selectors_policies
+from policies import services as services_policies
 from policies.models import RuleSet
 from policies.services import ruleset_create_draft, ruleset_ensure_default, ruleset_update
 from reports import services, tasks
@@ -231,8 +234,8 @@ def test_start_is_for_the_district_admin_of_that_district_only(admin, draft, sch
 def test_the_replay_task_is_mapped_to_the_analysis_queue():
     assert "analysis" in QUEUE_NAMES
     assert app.amqp.router.route({}, "reports.tasks.replay_run_task")["queue"].name == "analysis"
-    product_tasks = [name for name in app.tasks if name.startswith("reports.")]
-    assert product_tasks == ["reports.tasks.replay_run_task"]
+    product_tasks = sorted(name for name in app.tasks if name.startswith("reports."))
+    assert product_tasks == ["reports.tasks.replay_end_stalled", "reports.tasks.replay_run_task"]
     for name in product_tasks:
         assert app.amqp.router.route({}, name)["queue"].name in QUEUE_NAMES
 
@@ -304,3 +307,262 @@ def test_another_districts_run_is_not_found(client, admin, draft):
     client.force_login(elsewhere)
     assert client.get(f"/reports/replay/runs/{run.pk}/").status_code == 404
     assert client.get(f"/reports/replay/{draft.version}/").status_code == 404
+
+
+# --- stalled runs and redelivered messages ------------------------------------------------
+
+
+def silent_for(seconds: int) -> datetime:
+    return timezone.now() - timedelta(seconds=seconds)
+
+
+def test_a_stalled_run_is_ended_by_the_sweep_so_a_new_replay_can_start(
+    admin, draft, history, settings, monkeypatch
+):
+    monkeypatch.setattr(tasks.replay_run_task, "apply_async", lambda args, **options: None)
+    settings.REPLAY_STALLED_SECONDS = 300
+    published = RuleSet.objects.get(district=draft.district, version=1)
+    other_draft = ruleset_create_draft(user=admin)
+    dead_worker = start_run(admin, draft, status="running", attempt=1, heartbeat_at=silent_for(301))
+    lost_message = ReplayRun.objects.create(
+        ruleset=published, requested_by=admin, period_start=START, period_end=END
+    )
+    ReplayRun.objects.filter(pk=lost_message.pk).update(created_at=silent_for(301))
+    busy = start_run(admin, other_draft, status="running", attempt=1, heartbeat_at=silent_for(299))
+    with pytest.raises(ValidationError, match="already running"):
+        services.replay_start(user=admin, version=draft.version, start=START_DATE, end=END_DATE)
+
+    assert tasks.replay_end_stalled.apply().get() == 2
+
+    dead_worker.refresh_from_db()
+    assert (dead_worker.status, dead_worker.error) == (
+        "failed",
+        "This replay stopped making progress (nothing from its worker for 5 minutes), so it "
+        "was ended to let a new replay start; start it again.",
+    )
+    assert dead_worker.finished_at is not None
+    lost_message.refresh_from_db()
+    assert (lost_message.status, lost_message.error) == (
+        "failed",
+        "No worker started this replay within 5 minutes, so it was ended to let a new replay "
+        "start; start it again.",
+    )
+    busy.refresh_from_db()
+    assert (busy.status, busy.error, busy.finished_at) == ("running", "", None)
+    again = services.replay_start(user=admin, version=draft.version, start=START_DATE, end=END_DATE)
+    assert again.status == "queued"
+
+
+def test_the_stalled_run_sweep_runs_on_the_maintenance_queue_every_minute():
+    route = app.amqp.router.route({}, "reports.tasks.replay_end_stalled")
+    assert route["queue"].name == "maintenance"
+    assert app.conf.beat_schedule["end-stalled-replays"] == {
+        "task": "reports.tasks.replay_end_stalled",
+        "schedule": 60.0,
+    }
+
+
+def test_a_second_delivery_while_the_run_is_running_does_nothing(
+    admin, draft, history, monkeypatch
+):
+    run = start_run(admin, draft)
+    original = services.ReplayTally.add
+    redelivered = []
+
+    def add_then_redeliver(self, *args):
+        original(self, *args)
+        if not redelivered:
+            redelivered.append(None)
+            redelivered[0] = services.replay_execute(run_id=run.pk, chunk_size=2)
+
+    monkeypatch.setattr(services.ReplayTally, "add", add_then_redeliver)
+
+    run = services.replay_execute(run_id=run.pk, chunk_size=2)
+
+    (second,) = redelivered
+    assert (second.status, second.attempt, second.processed) == ("running", 1, 0)
+    run.refresh_from_db()
+    assert (run.status, run.attempt, run.processed, run.total) == ("done", 1, 7, 7)
+    assert (run.result["total"], run.result["changed"]) == (7, 2)
+
+
+def test_a_run_whose_worker_died_is_taken_over_and_the_old_worker_writes_nothing(
+    admin, draft, history, monkeypatch, settings
+):
+    settings.REPLAY_STALLED_SECONDS = 300
+    run = start_run(admin, draft)
+    original = services.ReplayTally.add
+    taken_over = []
+
+    def add_then_go_silent(self, *args):
+        original(self, *args)
+        if not taken_over:
+            taken_over.append(None)
+            # The first worker hangs past the stall limit; its message is delivered again.
+            ReplayRun.objects.filter(pk=run.pk).update(heartbeat_at=silent_for(301))
+            taken_over[0] = services.replay_execute(run_id=run.pk, chunk_size=3)
+
+    monkeypatch.setattr(services.ReplayTally, "add", add_then_go_silent)
+
+    first = services.replay_execute(run_id=run.pk, chunk_size=2)
+
+    (second,) = taken_over
+    assert (second.status, second.attempt, second.processed) == ("done", 2, 7)
+    assert (first.status, first.attempt) == ("done", 2)
+    run.refresh_from_db()
+    assert (run.status, run.attempt, run.processed) == ("done", 2, 7)
+    draft.refresh_from_db()
+    assert draft.analysis["replay"]["run"] == run.pk
+
+
+def test_a_slow_worker_ended_by_the_sweep_stops_without_writing(
+    admin, draft, history, monkeypatch, settings
+):
+    settings.REPLAY_STALLED_SECONDS = 300
+    run = start_run(admin, draft)
+    original = services.ReplayTally.add
+
+    def add_then_sweep(self, *args):
+        original(self, *args)
+        ReplayRun.objects.filter(pk=run.pk).update(heartbeat_at=silent_for(301))
+        services.replay_runs_end_stalled()
+
+    monkeypatch.setattr(services.ReplayTally, "add", add_then_sweep)
+
+    services.replay_execute(run_id=run.pk, chunk_size=2)
+
+    run.refresh_from_db()
+    assert (run.status, run.processed, run.result) == ("failed", 0, None)
+    assert run.error.startswith("This replay stopped making progress")
+    draft.refresh_from_db()
+    assert draft.analysis is None
+
+
+def test_cancel_ends_a_stalled_run_at_once(admin, draft, history, settings, monkeypatch):
+    monkeypatch.setattr(tasks.replay_run_task, "apply_async", lambda args, **options: None)
+    settings.REPLAY_STALLED_SECONDS = 300
+    fresh = start_run(admin, draft, status="running", attempt=1, heartbeat_at=silent_for(299))
+    services.replay_cancel(user=admin, run_id=fresh.pk)
+    fresh.refresh_from_db()
+    assert (fresh.status, fresh.cancel_requested, fresh.finished_at) == ("running", True, None)
+    ReplayRun.objects.filter(pk=fresh.pk).update(heartbeat_at=silent_for(301))
+
+    run = services.replay_cancel(user=admin, run_id=fresh.pk)
+
+    assert run.status == "cancelled"
+    run.refresh_from_db()
+    assert (run.status, run.cancel_requested) == ("cancelled", True)
+    assert run.finished_at is not None
+    assert (
+        services.replay_start(
+            user=admin, version=draft.version, start=START_DATE, end=END_DATE
+        ).status
+        == "queued"
+    )
+
+
+# --- a kept result after the draft is edited -----------------------------------------------
+
+OUT_OF_DATE = "<strong>Out of date</strong> — the draft was edited after this replay; run it again"
+
+
+def send_danger_to(admin, draft, route: str) -> None:
+    spec = RuleSet.objects.get(pk=draft.pk).spec()
+    for rule in spec["rules"]:
+        if rule["id"] == "danger-to-others":
+            rule["route"] = route
+    ruleset_update(user=admin, version=draft.version, spec=spec)
+
+
+def test_a_result_is_out_of_date_once_the_draft_is_edited(client, admin, draft, history):
+    run = services.replay_execute(run_id=start_run(admin, draft).pk)
+    assert run.spec_digest == draft.spec_digest()
+    client.force_login(admin)
+    html = client.get(f"/reports/replay/{draft.version}/").content.decode()
+    assert "2 of 7 incidents (28.6%) would change route" in html
+    assert "Out of date" not in html
+    # Saving the draft unchanged changes nothing that a replay sees.
+    services_policies.ruleset_save_draft(user=admin, version=draft.version, spec=draft.spec())
+    assert "Out of date" not in client.get(f"/reports/replay/{draft.version}/").content.decode()
+
+    send_danger_to(admin, draft, "sro")
+
+    html = client.get(f"/reports/replay/{draft.version}/").content.decode()
+    assert OUT_OF_DATE in html
+    assert 'aria-describedby="result-out-of-date"' in html
+    assert OUT_OF_DATE in client.get(f"/reports/replay/runs/{run.pk}/").json()["result_html"]
+    draft.refresh_from_db()
+    assert (draft.analysis["replay"]["run"], draft.analysis["replay"]["stale"]) == (run.pk, True)
+
+    send_danger_to(admin, draft, "co_responder")  # back to the very spec that was replayed
+
+    assert "Out of date" not in client.get(f"/reports/replay/{draft.version}/").content.decode()
+    draft.refresh_from_db()
+    assert draft.analysis["replay"]["stale"] is False
+
+
+def test_a_draft_edited_during_its_replay_gets_an_out_of_date_result(
+    client, admin, draft, history, monkeypatch
+):
+    run = start_run(admin, draft)
+    original = services.ReplayTally.add
+    edited = []
+
+    def add_then_edit(self, *args):
+        original(self, *args)
+        if not edited:
+            edited.append(True)
+            send_danger_to(admin, draft, "sro")
+
+    monkeypatch.setattr(services.ReplayTally, "add", add_then_edit)
+    services.replay_execute(run_id=run.pk, chunk_size=2)
+
+    client.force_login(admin)
+    assert OUT_OF_DATE in client.get(f"/reports/replay/{draft.version}/").content.decode()
+    assert "Out of date" in client.get("/rules/").content.decode()
+
+
+def test_the_rule_editor_shows_the_kept_replay_while_it_is_current(client, admin, draft, history):
+    client.force_login(admin)
+    assert "What-if replay:" not in client.get(f"/rules/{draft.version}/edit/").content.decode()
+    run = services.replay_execute(run_id=start_run(admin, draft).pk)
+    summary = (
+        f': 2 of 7 incidents would change route. <a href="/reports/replay/{draft.version}/#result">'
+        f"See replay #{run.pk}</a>"
+    )
+    replayed_at = f'Replayed <time datetime="{timezone.localtime(run.finished_at).isoformat()}">'
+
+    for url in ("/rules/", f"/rules/{draft.version}/edit/", f"/rules/{draft.version}/"):
+        html = client.get(url).content.decode()
+        assert replayed_at in html, url
+        assert summary in html, url
+        assert "Out of date" not in html, url
+
+    send_danger_to(admin, draft, "sro")
+
+    for url in ("/rules/", f"/rules/{draft.version}/edit/", f"/rules/{draft.version}/"):
+        html = client.get(url).content.decode()
+        assert summary not in html, url
+        assert (
+            "<strong>Out of date</strong> — the draft was edited after the replay of <time"
+        ) in html, url
+        assert f'<a href="/reports/replay/{draft.version}/">run it again</a>' in html, url
+
+
+def test_thousands_are_grouped_in_the_kept_summary(draft):
+    kept = RuleSet.objects.get(pk=draft.pk)
+    kept.analysis = {
+        "replay": {
+            "run": 1,
+            "finished_at": "2026-05-04T10:00:00+00:00",
+            "changed": 41,
+            "total": 7000,
+            "spec_digest": kept.spec_digest(),
+        }
+    }
+    assert selectors_policies.ruleset_kept_replay(kept).summary == (
+        "41 of 7,000 incidents would change route"
+    )
+    assert selectors_policies.ruleset_kept_replay(kept).current is True
+    del kept.analysis["replay"]["spec_digest"]  # kept before digests were recorded
+    assert selectors_policies.ruleset_kept_replay(kept).current is False
