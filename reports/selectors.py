@@ -362,21 +362,21 @@ class Figure:
 
 @dataclass(frozen=True)
 class Relation:
-    """Published counts that add up: ``parts`` sum to ``whole`` (a shown total), or, when
-    ``whole`` is None, the parts are tied by an equation among themselves (the race x sex and
-    English-learner x sex cells of one sex both add up to the students of that sex)."""
+    """Published counts that add up: ``parts`` sum to ``wholes`` (a shown total; or, for the
+    tie between the race/ethnicity x sex and English-learner x sex tables, the cells of one
+    sex in the other table, which add up to the same number of students of that sex)."""
 
     parts: tuple[Figure, ...]
-    whole: Figure | None = None
+    wholes: tuple[Figure, ...] = ()
 
 
 def _figure(row, name: str) -> Figure:
     return Figure(vars(row), row.hidden, name)
 
 
-def _relations_of(rows: list, whole_row, measures: Iterable[str]) -> list[Relation]:
+def _relations_of(rows: list, whole_rows: list, measures: Iterable[str]) -> list[Relation]:
     return [
-        Relation(tuple(_figure(r, m) for r in rows), _figure(whole_row, m) if whole_row else None)
+        Relation(tuple(_figure(r, m) for r in rows), tuple(_figure(w, m) for w in whole_rows))
         for m in measures
     ]
 
@@ -417,10 +417,11 @@ def suppress(relations: list[Relation]) -> None:
         for relation in relations:
             shown_parts = [f for f in relation.parts if not f.is_hidden]
             hidden_parts = [f for f in relation.parts if f.is_hidden]
-            whole_shown = relation.whole is not None and not relation.whole.is_hidden
-            alone = len(hidden_parts) + (relation.whole is not None and not whole_shown) == 1
+            hidden_wholes = sum(f.is_hidden for f in relation.wholes)
+            alone = len(hidden_parts) + hidden_wholes == 1
             small_rest = (
-                whole_shown
+                relation.wholes
+                and not hidden_wholes
                 and hidden_parts
                 and sum(f.value for f in hidden_parts) <= SUPPRESS_AT_MOST
             )
@@ -772,7 +773,8 @@ def _suppress_figures(figures: EquityFigures, *, sexes: list[str]) -> None:
     - the race/ethnicity x sex cells of one sex and the English-learner x sex cells of the
       same sex add up to the same number (the students of that sex), which ties the two
       tables together: without it, hiding a male cell with a female one in one table would
-      leave each recoverable from the other table's sex totals;
+      leave each recoverable from the other table's cells of that sex (a relation each way:
+      when one side is all shown, it is the whole of the other);
     - each month's routes add up to the month's routed incidents (shown exactly: every route,
       police or not). Only the police routes (SRO, co-responder) are small counts to hide;
       another route is hidden only to protect them.
@@ -783,23 +785,21 @@ def _suppress_figures(figures: EquityFigures, *, sexes: list[str]) -> None:
     hide_small(_figure(row, m) for row in figures.by_school for m in SCHOOL_MEASURES)
     hide_small(_figure(figures, m) for m in HEADLINE_MEASURES)
     relations = [
-        *_relations_of(figures.by_disability, totals, GROUP_MEASURES),
-        *_relations_of(figures.by_race_sex, totals, GROUP_MEASURES),
-        *_relations_of(figures.by_english_learner_sex, totals, GROUP_MEASURES),
-        *_relations_of(figures.by_school, figures, HEADLINE_MEASURES),
-        *_relations_of(figures.by_school, totals, ("instances", "students", "arrested_students")),
+        *_relations_of(figures.by_disability, [totals], GROUP_MEASURES),
+        *_relations_of(figures.by_race_sex, [totals], GROUP_MEASURES),
+        *_relations_of(figures.by_english_learner_sex, [totals], GROUP_MEASURES),
+        *_relations_of(figures.by_school, [figures], HEADLINE_MEASURES),
+        *_relations_of(figures.by_school, [totals], ("instances", "students", "arrested_students")),
     ]
     for sex in sexes:
-        tied = [
-            row
-            for row in (*figures.by_race_sex, *figures.by_english_learner_sex)
-            if row.key.endswith(f"-{sex}")
-        ]
-        relations += _relations_of(tied, None, GROUP_MEASURES)
+        race = [row for row in figures.by_race_sex if row.key.endswith(f"-{sex}")]
+        learners = [row for row in figures.by_english_learner_sex if row.key.endswith(f"-{sex}")]
+        relations += _relations_of(race, learners, GROUP_MEASURES)
+        relations += _relations_of(learners, race, GROUP_MEASURES)
     for month in figures.routes_by_month:
         parts = tuple(Figure(month["counts"], month["hidden"], route) for route in Route.values)
         hide_small(f for f in parts if f.name in SUPPRESSED_ROUTES)
-        relations.append(Relation(parts, Figure(month, set(), "total")))
+        relations.append(Relation(parts, (Figure(month, set(), "total"),)))
     suppress(relations)
     for row in groups:
         row.ratio_suppressed = ratio_hidden(row, totals)
