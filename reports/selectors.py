@@ -19,8 +19,10 @@ Equity definitions (CONTRACT.md, DOMAIN.md "What districts must report"):
   race/ethnicity x sex, English learner x sex. The roster of the schools in view is the
   enrolment denominator of the risk ratio:
   (group's referred students / group's enrolled) / (all others' referred / all others' enrolled).
-- Published cells of 10 or fewer (zero included) are shown as "≤10"; a risk ratio is
-  suppressed when the referred students of the group or of all the others are.
+- Published counts of 10 or fewer (zero included) are hidden, and so are the counts that would
+  give one away by subtraction from a total (complementary suppression, ``suppress``); a risk
+  ratio is hidden when a count it is computed from is hidden (``ratio_hidden``). Every hidden
+  count shows the same mark, SUPPRESSED.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ from schools.selectors import school_ids_for
 from .models import ReplayRun
 
 SUPPRESS_AT_MOST = 10
-SUPPRESSED = "≤10"
+SUPPRESSED = "*"  # one marker for every hidden count, small or hidden with a small one
 LAW_ENFORCEMENT_ROUTES = (Route.SRO, Route.CO_RESPONDER)
 REFERRAL_OUTCOMES = LAW_ENFORCEMENT_OUTCOMES
 DISABILITY_GROUPS = (
@@ -236,8 +238,18 @@ def _arrest_q(*, via_incident: bool = False) -> Q:
 # --- equity: figures -------------------------------------------------------------------------
 
 
-def shown(value: int) -> str:
-    return SUPPRESSED if value <= SUPPRESS_AT_MOST else f"{value:,}"
+def shown(value: int, hidden: bool = False) -> str:
+    """A published count: the marker when it is hidden (primary or complementary)."""
+    return SUPPRESSED if hidden or is_small(value) else f"{value:,}"
+
+
+def is_small(value: int) -> bool:
+    """Primary suppression: a count of 10 or fewer, zero included (a published zero next to a
+    total tells as much about a group as a published 3)."""
+    return value <= SUPPRESS_AT_MOST
+
+
+GROUP_MEASURES = ("enrolled", "instances", "students", "arrest_instances", "arrested_students")
 
 
 @dataclass
@@ -251,6 +263,7 @@ class GroupRow:
     arrested_students: int = 0
     risk_ratio: float | None = None
     ratio_suppressed: bool = False
+    hidden: set[str] = field(default_factory=set)  # measures hidden, primary or complementary
 
     @property
     def rate(self) -> float | None:
@@ -263,14 +276,8 @@ class GroupRow:
             ratio = "—"
         else:
             ratio = f"{self.risk_ratio:.2f}"
-        return {
-            "enrolled": shown(self.enrolled),
-            "instances": shown(self.instances),
-            "students": shown(self.students),
-            "arrest_instances": shown(self.arrest_instances),
-            "arrested_students": shown(self.arrested_students),
-            "risk_ratio": ratio,
-        }
+        cells = {name: shown(getattr(self, name), name in self.hidden) for name in GROUP_MEASURES}
+        return {**cells, "risk_ratio": ratio}
 
     @property
     def display(self) -> dict[str, str]:
@@ -278,7 +285,16 @@ class GroupRow:
 
     @property
     def suppressed(self) -> bool:
-        return self.students <= SUPPRESS_AT_MOST
+        return "students" in self.hidden or is_small(self.students)
+
+
+SCHOOL_MEASURES = (
+    "referred_incidents",
+    "arrest_incidents",
+    "instances",
+    "students",
+    "arrested_students",
+)
 
 
 @dataclass
@@ -290,17 +306,17 @@ class SchoolRow:
     instances: int = 0
     students: int = 0
     arrested_students: int = 0
+    hidden: set[str] = field(default_factory=set)
 
     @property
     def display(self) -> dict[str, str]:
-        return {
-            "incidents": f"{self.incidents:,}",
-            "referred_incidents": shown(self.referred_incidents),
-            "arrest_incidents": shown(self.arrest_incidents),
-            "instances": shown(self.instances),
-            "students": shown(self.students),
-            "arrested_students": shown(self.arrested_students),
-        }
+        cells = {name: shown(getattr(self, name), name in self.hidden) for name in SCHOOL_MEASURES}
+        # Routed incidents of every route, police or not: not a count of students referred.
+        return {"incidents": f"{self.incidents:,}", **cells}
+
+
+HEADLINE_MEASURES = ("referred_incidents", "arrest_incidents")
+SUPPRESSED_ROUTES = LAW_ENFORCEMENT_ROUTES  # the monthly counts that are referrals
 
 
 @dataclass
@@ -318,6 +334,126 @@ class EquityFigures:
     overrides: list[dict]
     ack_medians: list[dict]
     routes: list[tuple[str, str]] = field(default_factory=lambda: list(Route.choices))
+    hidden: set[str] = field(default_factory=set)
+
+    @property
+    def display(self) -> dict[str, str]:
+        """The headline counts as published."""
+        cells = {
+            name: shown(getattr(self, name), name in self.hidden) for name in HEADLINE_MEASURES
+        }
+        return {"incidents": f"{self.incidents:,}", **cells}
+
+
+# --- equity: suppression -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One published count: its value lives in ``values[name]``, and hiding it adds ``name``
+    to ``hidden`` (a row's attributes and hidden set, or a month's counts and hidden set)."""
+
+    values: dict
+    hidden: set[str]
+    name: str
+
+    @property
+    def value(self) -> int:
+        return self.values[self.name]
+
+    @property
+    def is_hidden(self) -> bool:
+        return self.name in self.hidden
+
+
+@dataclass(frozen=True)
+class Relation:
+    """Published counts that add up: ``parts`` sum to ``wholes`` (a shown total; or, for the
+    tie between the race/ethnicity x sex and English-learner x sex tables, the cells of one
+    sex in the other table, which add up to the same number of students of that sex)."""
+
+    parts: tuple[Figure, ...]
+    wholes: tuple[Figure, ...] = ()
+
+
+def _figure(row, name: str) -> Figure:
+    return Figure(vars(row), row.hidden, name)
+
+
+def _relations_of(rows: list, whole_rows: list, measures: Iterable[str]) -> list[Relation]:
+    return [
+        Relation(tuple(_figure(r, m) for r in rows), tuple(_figure(w, m) for w in whole_rows))
+        for m in measures
+    ]
+
+
+def hide_small(figures: Iterable[Figure]) -> None:
+    """Primary suppression: every count of 10 or fewer, zero included, is hidden."""
+    for figure in figures:
+        if is_small(figure.value):
+            figure.hidden.add(figure.name)
+
+
+def suppress(relations: list[Relation]) -> None:
+    """Complementary suppression, in place, after ``hide_small``.
+
+    A hidden count must not be recoverable by subtraction. Until nothing changes, in every
+    relation:
+
+    1. if exactly one of its counts is hidden, the rest give it away (total 25, IDEA 12,
+       none 12: 504-only = 1), so the smallest other shown part is hidden too;
+    2. if its whole is shown, the hidden parts together (whole minus the shown parts, which
+       anyone can work out) must be more than 10: two hidden cells adding to 3, or a run of
+       hidden zeros adding to 0, would publish a small count or pin every cell down. The
+       smallest shown part is hidden until they are.
+
+    The smallest part is taken (the first of equals, in the order of the table) so the least
+    information is lost; a whole (a total) is never hidden: a shown total is over 10, and a
+    relation whose only part is hidden cannot add up exactly to a shown whole. Hiding only
+    grows, so the loop ends. It runs on the aggregated rows: no query, a few hundred steps.
+
+    Rule 1 over every relation, including the sex ties between the race x sex and English-
+    learner x sex tables, leaves no hidden count alone in any equation the page publishes;
+    the tests check, by the rank of those equations, that no hidden count is determined by
+    any combination of them either.
+    """
+    changed = True
+    while changed:
+        changed = False
+        for relation in relations:
+            shown_parts = [f for f in relation.parts if not f.is_hidden]
+            hidden_parts = [f for f in relation.parts if f.is_hidden]
+            hidden_wholes = sum(f.is_hidden for f in relation.wholes)
+            alone = len(hidden_parts) + hidden_wholes == 1
+            small_rest = (
+                relation.wholes
+                and not hidden_wholes
+                and hidden_parts
+                and sum(f.value for f in hidden_parts) <= SUPPRESS_AT_MOST
+            )
+            if shown_parts and (alone or small_rest):
+                smallest = min(shown_parts, key=lambda f: f.value)
+                smallest.hidden.add(smallest.name)
+                changed = True
+
+
+def ratio_hidden(row: GroupRow, totals: GroupRow) -> bool:
+    """Whether a group's risk ratio is hidden.
+
+    The ratio (s/e) / ((S - s)/(E - e)) is a function of four published counts: the group's
+    students referred s and enrolled e, and the totals S and E. Given any three of them the
+    ratio gives the fourth back (it is monotonic in each), so it is hidden whenever one of
+    them is hidden, primary or complementary. When all four are shown, the ratio tells
+    nothing that subtraction from the shown figures does not already, so it cannot reveal a
+    hidden cell of this group or of any other (the others enter only through S - s and
+    E - e). It is also hidden when all the other students referred (S - s) are 10 or fewer:
+    a rate over so few students is not worth publishing.
+    """
+    return (
+        bool({"students", "enrolled"} & row.hidden)
+        or bool({"students", "enrolled"} & totals.hidden)
+        or is_small(totals.students - row.students)
+    )
 
 
 # A student's fixed attributes: (school of enrolment, disability group, race/ethnicity, sex,
@@ -397,8 +533,6 @@ def _group(
             row.students += counts["students"]
             row.arrest_instances += counts["arrest_instances"]
             row.arrested_students += counts["arrested_students"]
-    other_students = totals.students - row.students
-    row.ratio_suppressed = row.students <= SUPPRESS_AT_MOST or other_students <= SUPPRESS_AT_MOST
     row.risk_ratio = risk_ratio(row.students, row.enrolled, totals.students, totals.enrolled)
     return row
 
@@ -612,10 +746,11 @@ def _equity_figures(flt: EquityFilter, *, operations: bool) -> EquityFigures:
             "label": month.strftime("%b %Y"),
             "counts": counts,
             "total": sum(counts.values()),
+            "hidden": set(),
         }
         for month, counts in sorted(months.items())
     ]
-    return EquityFigures(
+    figures = EquityFigures(
         filter=flt,
         incidents=sum(r.incidents for r in schools.values()),
         referred_incidents=sum(r.referred_incidents for r in schools.values()),
@@ -625,10 +760,60 @@ def _equity_figures(flt: EquityFilter, *, operations: bool) -> EquityFigures:
         by_disability=by_disability,
         by_race_sex=by_race_sex,
         by_english_learner_sex=by_el_sex,
-        routes_by_month=routes_by_month if operations else [],
+        routes_by_month=routes_by_month,
         overrides=_overrides(flt) if operations else [],
         ack_medians=_ack_medians(flt) if operations else [],
     )
+    _suppress_figures(figures, sexes=[code for code, _label in sexes])
+    if not operations:
+        figures.routes_by_month = []
+    return figures
+
+
+def _suppress_figures(figures: EquityFigures, *, sexes: list[str]) -> None:
+    """Hide every published count of 10 or fewer and, with it, what would give it away.
+
+    The counts that add up on the page and in the CSV, for each measure:
+    - each breakdown (disability, race/ethnicity x sex, English learner x sex, school) adds
+      up to the total row (schools: to the headline incident counts for incidents);
+    - the race/ethnicity x sex cells of one sex and the English-learner x sex cells of the
+      same sex add up to the same number (the students of that sex), which ties the two
+      tables together: without it, hiding a male cell with a female one in one table would
+      leave each recoverable from the other table's cells of that sex (a relation each way:
+      when one side is all shown, it is the whole of the other);
+    - each month's routes add up to the month's routed incidents (shown exactly: every route,
+      police or not). Only the police routes (SRO, co-responder) are small counts to hide;
+      another route is hidden only to protect them.
+    """
+    totals = figures.total
+    groups = [*figures.by_disability, *figures.by_race_sex, *figures.by_english_learner_sex]
+    hide_small(_figure(row, m) for row in [totals, *groups] for m in GROUP_MEASURES)
+    hide_small(_figure(row, m) for row in figures.by_school for m in SCHOOL_MEASURES)
+    hide_small(_figure(figures, m) for m in HEADLINE_MEASURES)
+    relations = [
+        *_relations_of(figures.by_disability, [totals], GROUP_MEASURES),
+        *_relations_of(figures.by_race_sex, [totals], GROUP_MEASURES),
+        *_relations_of(figures.by_english_learner_sex, [totals], GROUP_MEASURES),
+        *_relations_of(figures.by_school, [figures], HEADLINE_MEASURES),
+        *_relations_of(figures.by_school, [totals], ("instances", "students", "arrested_students")),
+    ]
+    for sex in sexes:
+        race = [row for row in figures.by_race_sex if row.key.endswith(f"-{sex}")]
+        learners = [row for row in figures.by_english_learner_sex if row.key.endswith(f"-{sex}")]
+        relations += _relations_of(race, learners, GROUP_MEASURES)
+        relations += _relations_of(learners, race, GROUP_MEASURES)
+    for month in figures.routes_by_month:
+        parts = tuple(Figure(month["counts"], month["hidden"], route) for route in Route.values)
+        hide_small(f for f in parts if f.name in SUPPRESSED_ROUTES)
+        relations.append(Relation(parts, (Figure(month, set(), "total"),)))
+    suppress(relations)
+    for row in groups:
+        row.ratio_suppressed = ratio_hidden(row, totals)
+    for month in figures.routes_by_month:
+        month["cells"] = {
+            route: shown(n, hidden=True) if route in month["hidden"] else f"{n:,}"
+            for route, n in month["counts"].items()
+        }
 
 
 # --- CSV ---------------------------------------------------------------------------------

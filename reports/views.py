@@ -210,18 +210,42 @@ def _risk_bars(rows) -> dict:
     return chart
 
 
+HIDDEN_COLOUR = "#8d8d8d"  # the hidden counts of a month: one grey segment, after the shown ones
+
+
 def _month_chart(months: list[dict]) -> dict:
-    """One stacked bar per month, a segment per route."""
+    """One stacked bar per month, a segment per shown route, then one grey segment for the
+    hidden routes together: its length (the month's total minus the shown routes) tells no
+    more than the table, and no bar gives a hidden count away."""
     top = max((m["total"] for m in months), default=0) or 1
     rows = []
     for i, month in enumerate(months):
         x = 250
         segments = []
         for route in ROUTE_ORDER:
-            width = round(BAR_PX * month["counts"][route] / top)
-            segments.append({"route": route, "x": x, "px": width, "colour": ROUTE_COLOURS[route]})
+            hidden = route in month["hidden"]
+            width = 0 if hidden else round(BAR_PX * month["counts"][route] / top)
+            segments.append(
+                {
+                    "route": route,
+                    "x": x,
+                    "px": width,
+                    "colour": ROUTE_COLOURS[route],
+                    "text": month["cells"][route],
+                }
+            )
             x += width
-        rows.append({**month, "y": 8 + i * 28, "segments": segments, "end": x})
+        hidden_n = sum(month["counts"][route] for route in month["hidden"])
+        hidden = {"x": x, "px": round(BAR_PX * hidden_n / top), "colour": HIDDEN_COLOUR}
+        rows.append(
+            {
+                **month,
+                "y": 8 + i * 28,
+                "segments": segments,
+                "hidden_bar": hidden,
+                "end": x + hidden["px"],
+            }
+        )
     return {"rows": rows, "height": 16 + 28 * len(months)}
 
 
@@ -239,6 +263,8 @@ def equity_page(request: HttpRequest) -> HttpResponse:
         "routes": [(r, labels[r], ROUTE_COLOURS[r]) for r in ROUTE_ORDER],
         "query": request.GET.urlencode(),
         "suppress_at_most": selectors.SUPPRESS_AT_MOST,
+        "suppressed": selectors.SUPPRESSED,
+        "hidden_colour": HIDDEN_COLOUR,
         "charts": {
             "disability": _risk_bars(figures.by_disability),
             "race_sex": _risk_bars(figures.by_race_sex),

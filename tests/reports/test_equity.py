@@ -10,7 +10,7 @@ from django.db import connection
 from django.utils import timezone
 
 from reports import selectors
-from reports.selectors import EquityFilter, csv_cell, equity_figures, risk_ratio
+from reports.selectors import SUPPRESSED, EquityFilter, csv_cell, equity_figures, risk_ratio
 from schools.models import Role
 from tests.factories import StudentFactory, user_with_role
 from tests.reports.helpers import routed_incident
@@ -95,23 +95,32 @@ def test_risk_ratios_and_suppression_by_disability(district, school):
     assert (idea.enrolled, idea.instances, idea.students) == (12, 13, 12)
     # (12/12) / (13/28) = 28/13
     assert idea.risk_ratio == pytest.approx(28 / 13)
+    # The 504-only cells are small (4 enrolled, 1 referred). With the totals shown, each would
+    # be the total minus the other two, so the smallest other cell of each column is hidden
+    # too: enrolled IDEA 12 (< 24), students without disabilities 12 (equal to IDEA's: the
+    # first in table order), instances without disabilities 12 (< 13). IDEA's ratio needs its
+    # enrolment, so it is hidden; so is the ratio of students without disabilities.
     assert idea.display == {
-        "enrolled": "12",
+        "enrolled": SUPPRESSED,
         "instances": "13",
         "students": "12",
-        "arrest_instances": "≤10",
-        "arrested_students": "≤10",
-        "risk_ratio": "2.15",
+        "arrest_instances": SUPPRESSED,
+        "arrested_students": SUPPRESSED,
+        "risk_ratio": SUPPRESSED,
     }
-    # (12/24) / (13/16) = 8/13; both numerators (12 and 13) are over 10: shown.
     assert without.risk_ratio == pytest.approx(8 / 13)
-    assert without.display["risk_ratio"] == "0.62"
+    assert without.display == {
+        "enrolled": "24",
+        "instances": SUPPRESSED,
+        "students": SUPPRESSED,
+        "arrest_instances": SUPPRESSED,
+        "arrested_students": SUPPRESSED,
+        "risk_ratio": SUPPRESSED,
+    }
     # One 504-only student referred: the count and the ratio are suppressed.
     assert (s504.enrolled, s504.students) == (4, 1)
     assert s504.risk_ratio == pytest.approx((1 / 4) / (24 / 36))
-    assert s504.display["students"] == "≤10"
-    assert s504.display["enrolled"] == "≤10"
-    assert s504.display["risk_ratio"] == "≤10"
+    assert set(s504.display.values()) == {SUPPRESSED}
 
 
 def test_a_ratio_is_suppressed_when_all_the_other_students_are_ten_or_fewer(district, school):
@@ -125,10 +134,12 @@ def test_a_ratio_is_suppressed_when_all_the_other_students_are_ten_or_fewer(dist
     row = group(figures_for(district, school).by_race_sex, "BL-F")
 
     assert (row.enrolled, row.students) == (11, 11)
-    assert row.display["students"] == "11"
+    # Shown, 11 would give away that all the other students referred add up to 10: it is
+    # hidden with them.
+    assert row.display["students"] == SUPPRESSED
     assert row.risk_ratio == pytest.approx((11 / 11) / (10 / 20))
     assert row.ratio_suppressed is True
-    assert row.display["risk_ratio"] == "≤10"
+    assert row.display["risk_ratio"] == SUPPRESSED
 
 
 def test_english_learner_by_sex_groups(district, school):
@@ -224,7 +235,7 @@ def test_routes_over_time_overrides_and_median_time_to_acknowledge(district, sch
         ("+1", "'+1"),
         ("-2", "'-2"),
         ("@SUM(A1)", "'@SUM(A1)"),
-        ("≤10", "≤10"),
+        ("*", "*"),
         ("12", "12"),
         ("Lincoln Elementary", "Lincoln Elementary"),
     ],
@@ -250,16 +261,10 @@ def test_csv_export_is_shaped_like_the_crdc_items_with_suppression(client, distr
     assert rows[0] == list(selectors.CSV_HEADER)
     by_group = {(r[0], r[1]): r[2:] for r in rows[1:]}
     assert by_group["Total", "All students"] == ["12", "12", "12", "12", "—"]
-    assert by_group["Disability", "Students with disabilities (IDEA)"] == [
-        "12",
-        "12",
-        "12",
-        "12",
-        "≤10",
-    ]
-    assert by_group["Disability", "Students without disabilities"] == ["≤10"] * 4 + ["≤10"]
-    # Every referred student is in this group: all the others (0) are suppressed, so is the ratio.
-    assert by_group["Race/ethnicity x sex", "White, male"] == ["12", "12", "12", "12", "≤10"]
+    # The other groups are all zero (small): shown, the 12 would say so. Hidden with them.
+    assert by_group["Disability", "Students with disabilities (IDEA)"] == [SUPPRESSED] * 5
+    assert by_group["Disability", "Students without disabilities"] == [SUPPRESSED] * 5
+    assert by_group["Race/ethnicity x sex", "White, male"] == [SUPPRESSED] * 5
     assert by_group["School", "'=cmd|' /C calc'!A0 (WAS-MS)"] == ["", "12", "12", "12", ""]
 
 
@@ -331,7 +336,8 @@ def test_the_dashboard_page_shows_charts_and_tables(client, district, school):
     assert html.count('<svg class="chart"') == 5  # no hand-offs: no overrides chart
     assert "<caption>Referrals and arrests by disability</caption>" in html
     assert "1 min 30 s" in html
-    assert "≤10" in html
+    # Every referred student is a Hispanic boy: his cell is hidden with the zeros around it.
+    assert '<td class="num">*</td>' in html
 
 
 def test_a_bad_range_is_explained(client, school):
