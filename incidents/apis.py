@@ -60,7 +60,10 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         incident, created = services.incident_file(
             reporter=request.user, idempotency_key=key, **data
         )
-        if not created:
+        if created:
+            # Just written: it has no queue item yet, so nothing to read back for these.
+            incident.current_route, incident.resolved_items = incident.route, []
+        else:
             # A repeated key: the incident filed before, which its reporter may always read.
             incident = (
                 Incident.objects.select_related("school", "filed_by")

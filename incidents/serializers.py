@@ -289,8 +289,9 @@ class IncidentOutSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_current_route(self, incident: Incident):
-        current = getattr(incident, "current_route", None)
-        return current if current is not None else incident_current_route(incident)
+        if hasattr(incident, "current_route"):  # annotated, or known when just filed
+            return incident.current_route
+        return incident_current_route(incident)
 
     @extend_schema_field(OutcomeSerializer(many=True))
     def get_outcomes(self, incident: Incident):
