@@ -10,12 +10,18 @@ from .models import AccessLogEntry
 
 @admin.register(AccessLogEntry, site=site)
 class AccessLogEntryAdmin(admin.ModelAdmin):
-    list_display = ["at", "user", "action", "incident", "queue_item"]
+    list_display = ["at", "user", "username", "action", "incident", "queue_item"]
     list_filter = ["action"]
-    search_fields = ["user__username", "user__first_name", "user__last_name", "=incident__id"]
+    search_fields = [
+        "username",
+        "user__username",
+        "user__first_name",
+        "user__last_name",
+        "=incident__id",
+    ]
     date_hierarchy = "at"
     list_select_related = ["user", "incident", "queue_item__queue__school"]
-    readonly_fields = ["at", "user", "action", "incident", "queue_item"]
+    readonly_fields = ["at", "user", "username", "action", "incident", "queue_item"]
 
     def get_queryset(self, request):
         entries = super().get_queryset(request)

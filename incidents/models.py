@@ -415,12 +415,20 @@ class AccessAction(models.TextChoices):
 
 
 class AccessLogEntry(models.Model):
-    """Who opened which incident record, and when. Append-only: the product only inserts."""
+    """Who opened which incident record, and when. Append-only: the product only inserts, what
+    an entry points at cannot be deleted, and on PostgreSQL a trigger refuses any UPDATE or
+    DELETE of an entry (migration 0005), whatever client tries it."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="access_log")
+    username = models.CharField(
+        max_length=150,
+        blank=True,
+        help_text="The username when the entry was written: renaming the user later does not "
+        "change what the log says.",
+    )
+    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="access_log")
     queue_item = models.ForeignKey(
-        QueueItem, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        QueueItem, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     action = models.CharField(max_length=16, choices=AccessAction.choices)
     at = models.DateTimeField(auto_now_add=True, db_index=True)

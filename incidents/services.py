@@ -1047,14 +1047,18 @@ def access_record(
     if incident.filed_by_id == user.pk:
         return None
     return AccessLogEntry.objects.create(
-        user=user, incident=incident, queue_item=queue_item, action=action
+        user=user,
+        username=user.get_username(),
+        incident=incident,
+        queue_item=queue_item,
+        action=action,
     )
 
 
 def access_record_many(*, user: User, incidents, action: str) -> int:
     """Log a list read: one entry per incident of the page that the user did not file."""
     entries = AccessLogEntry.objects.bulk_create(
-        AccessLogEntry(user=user, incident=incident, action=action)
+        AccessLogEntry(user=user, username=user.get_username(), incident=incident, action=action)
         for incident in incidents
         if incident.filed_by_id != user.pk
     )

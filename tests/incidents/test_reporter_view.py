@@ -138,3 +138,28 @@ def test_listing_incidents_logs_each_one_read_by_anyone_but_its_reporter(demo): 
     logged = AccessLogEntry.objects.filter(user=person("district_admin"))
     assert {e.incident_id for e in logged} == {mine.incident_id, other.incident_id}
     assert {e.action for e in logged} == {"view_incident"}
+
+
+def test_the_access_log_keeps_the_username_and_refuses_changes(demo):  # noqa: F811
+    import pytest
+    from django.db import DatabaseError, connection, transaction
+    from django.db.models import ProtectedError
+
+    item = routed_item("counselor")
+    api_client_for(person("counselor")).get(f"/api/queue-items/{item.pk}/")
+    entry = AccessLogEntry.objects.get(user=person("counselor"))
+    counselor = person("counselor")
+    counselor.username = "renamed"
+    counselor.save()
+    entry.refresh_from_db()
+    assert entry.username == "counselor"  # what the log said stays said
+    with pytest.raises(ProtectedError):  # nothing it points at can be deleted
+        item.incident.delete()
+    if connection.vendor == "postgresql":  # and the database itself refuses changes
+        for change in (
+            lambda: AccessLogEntry.objects.filter(pk=entry.pk).update(action="view_incident"),
+            lambda: AccessLogEntry.objects.filter(pk=entry.pk).delete(),
+        ):
+            with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+                change()
+        assert AccessLogEntry.objects.get(pk=entry.pk).action == "view_item"
