@@ -35,32 +35,30 @@ def _redis():
 
 
 def publish_item(item, event: str) -> None:
-    payload = _payload(item, event)
-    try:
-        if settings.REDIS_URL:
-            _redis().publish(CHANNEL.format(item.queue_id), json.dumps(payload))
-        else:
-            from .models import LiveEvent
-
-            LiveEvent.objects.create(queue_id=item.queue_id, payload=payload)
-    except Exception:
-        # A missed live update is not a lost incident: the page also refreshes on focus.
-        logger.warning("live update for queue item %s not published", item.pk, exc_info=True)
+    publish_items([item], event)
 
 
 def publish_items(items, event: str) -> None:
-    """Publish for many items in one round trip (a pipeline), e.g. a batch of deliveries."""
-    if not settings.REDIS_URL:
-        for item in items:
-            publish_item(item, event)
-        return
+    """Publish for these items in one round trip (a pipeline, or one INSERT of rows)."""
     try:
-        pipe = _redis().pipeline(transaction=False)
-        for item in items:
-            pipe.publish(CHANNEL.format(item.queue_id), json.dumps(_payload(item, event)))
-        pipe.execute()
+        if settings.REDIS_URL:
+            pipe = _redis().pipeline(transaction=False)
+            for item in items:
+                pipe.publish(CHANNEL.format(item.queue_id), json.dumps(_payload(item, event)))
+            pipe.execute()
+        else:
+            from .models import LiveEvent
+
+            LiveEvent.objects.bulk_create(
+                LiveEvent(queue_id=item.queue_id, payload=_payload(item, event)) for item in items
+            )
     except Exception:
-        logger.warning("live updates for %s queue item(s) not published", len(items), exc_info=True)
+        # A missed live update is not a lost incident: the page also refreshes on focus.
+        logger.warning(
+            "live update for queue item(s) %s not published",
+            ", ".join(str(item.pk) for item in items),
+            exc_info=True,
+        )
 
 
 def listen(queue_ids: list[int], *, duration: float = 25.0) -> Iterator[dict | None]:

@@ -240,8 +240,14 @@ REPORTER_EVENT_KINDS = (
 )
 
 
-def incident_timeline_for_reporter(incident: Incident) -> list[dict]:
-    """The reporter's timeline: the kinds above, "you" or "a responder", never a note."""
+def incident_timeline_for(user: User, incident: Incident) -> list[dict]:
+    """The incident page's timeline: never a private note, and for its reporter only the kinds
+    above, by "you" or "a responder"; others see who did what."""
+    if incident.filed_by_id != user.pk:
+        return [
+            {"kind": event.get_kind_display(), "at": event.at, "by": event.actor or "the system"}
+            for event in incident.timeline.filter(private=False).select_related("actor")
+        ]
     return [
         {
             "kind": event.get_kind_display(),

@@ -150,7 +150,7 @@ def incident_file(
 ROUTING_WAKEUP_TTL_MS = 1000
 ROUTING_BATCH = 50  # incidents per transaction
 ROUTING_ROUNDS = 20  # batches per task; more waiting continues in a new message
-DELIVERY_BATCH = 100  # items per delivery message sent by the sweep
+DELIVERY_BATCH = 100  # items per delivery message
 
 
 def routing_wakeup_key() -> str:
@@ -162,14 +162,10 @@ def routing_wakeup_key() -> str:
 
 def _routing_wakeup_claim() -> bool:
     """True when the caller should send a routing message: none is pending (or no Redis)."""
-    from django.conf import settings
-
-    if not settings.REDIS_URL:
+    wakeup = _wakeup_redis(timeout=0.25)  # on the filing request: never wait long on Redis
+    if wakeup is None:
         return True
-    from triage.redis import client
-
     try:
-        wakeup = client(timeout=0.25)  # on the filing request: never wait long on Redis
         return bool(wakeup.set(routing_wakeup_key(), "1", nx=True, px=ROUTING_WAKEUP_TTL_MS))
     except Exception:  # Redis down: send, and let the broker's own failure path decide
         return True
@@ -177,16 +173,24 @@ def _routing_wakeup_claim() -> bool:
 
 def routing_wakeup_clear() -> None:
     """Called by the routing task before it searches: filings from now on send again."""
+    wakeup = _wakeup_redis()
+    if wakeup is None:
+        return
+    try:
+        wakeup.delete(routing_wakeup_key())
+    except Exception:  # the key expires by itself
+        logger.warning("routing wake-up key not cleared; it expires in a second")
+
+
+def _wakeup_redis(timeout: float = 5.0):
+    """The Redis client for the wake-up key, or None with the embedded default (no Redis)."""
     from django.conf import settings
 
     if not settings.REDIS_URL:
-        return
+        return None
     from triage.redis import client
 
-    try:
-        client().delete(routing_wakeup_key())
-    except Exception:  # the key expires by itself
-        logger.warning("routing wake-up key not cleared; it expires in a second")
+    return client(timeout=timeout)
 
 
 def incident_dispatch(*, incident_id: int, force: bool = False) -> bool:
@@ -343,25 +347,22 @@ def _incidents_route_locked(incidents: list[Incident]) -> None:
         targets = [(decision.route, ItemOrigin.ROUTING)]
         targets += [(route, ItemOrigin.NOTIFY) for route in decision.also_notify]
         plans.append((incident, targets, [routed]))
-    if len(ready) == 1:
-        ready[0].save(update_fields=_ROUTED_FIELDS)
-    else:
-        Incident.objects.bulk_update(ready, _ROUTED_FIELDS)
+    Incident.objects.bulk_update(ready, _ROUTED_FIELDS)
     items = _queue_items_create_many(plans, now)
-    _deliver_after_commit(items)
+    due = [(item.pk, item.route) for item in items]
+    transaction.on_commit(lambda: _deliveries_send(due))
 
 
-def _deliver_after_commit(items: list[QueueItem]) -> None:
-    """One delivery message per route for these items, sent after commit."""
+def _deliveries_send(due: list[tuple[int, str]]) -> None:
+    """One delivery message per route (of at most DELIVERY_BATCH items) for these
+    (item id, route) pairs."""
     by_route: dict[str, list[int]] = {}
-    for item in items:
-        by_route.setdefault(item.route, []).append(item.pk)
+    for item_id, route in due:
+        by_route.setdefault(route, []).append(item_id)
     for route, item_ids in by_route.items():
-        transaction.on_commit(
-            lambda route=route, item_ids=item_ids: queue_items_deliver_later(
-                item_ids=item_ids, route=route
-            )
-        )
+        for start in range(0, len(item_ids), DELIVERY_BATCH):
+            chunk = item_ids[start : start + DELIVERY_BATCH]
+            queue_items_deliver_later(item_ids=chunk, route=route)
 
 
 def ack_deadline_minutes(district, route: str) -> float:
@@ -693,13 +694,7 @@ def queue_items_resend_undelivered(*, limit: int = 1000) -> int:
     QueueItem.objects.filter(pk__in=[pk for pk, _ in due]).update(
         last_delivery_at=now, delivery_attempts=F("delivery_attempts") + 1
     )
-    by_route: dict[str, list[int]] = {}
-    for item_id, route in due:
-        by_route.setdefault(route, []).append(item_id)
-    for route, item_ids in by_route.items():
-        for start in range(0, len(item_ids), DELIVERY_BATCH):
-            chunk = item_ids[start : start + DELIVERY_BATCH]
-            queue_items_deliver_later(item_ids=chunk, route=route)
+    _deliveries_send(due)
     return len(due)
 
 

@@ -58,13 +58,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.GET.get("part") == "status":
         return render(request, "incidents/_status.html", context)
     services.access_record(user=request.user, incident=incident, action=AccessAction.VIEW_INCIDENT)
-    if incident.filed_by_id == request.user.pk:
-        context["timeline"] = selectors.incident_timeline_for_reporter(incident)
-    else:
-        context["timeline"] = [
-            {"kind": e.get_kind_display(), "at": e.at, "by": e.actor or "the system"}
-            for e in incident.timeline.filter(private=False).select_related("actor")
-        ]
+    context["timeline"] = selectors.incident_timeline_for(request.user, incident)
     context["outcomes"] = selectors.incident_outcomes(incident)
     return render(request, "incidents/detail.html", context)
 
