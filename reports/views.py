@@ -7,16 +7,17 @@ import csv
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from incidents.facts import school_year_start
+from policies.selectors import district_for_admin
 
-from . import selectors, services
-from .forms import EquityFilterForm, PeriodForm
+from . import crdc, selectors, services
+from .forms import CrdcFileForm, EquityFilterForm, PeriodForm
 from .models import ReplayRun, ReplayStatus
 
 ROUTE_ORDER = ("sro", "co_responder", "administrator", "counselor")
@@ -315,4 +316,32 @@ def equity_csv(request: HttpRequest) -> HttpResponse:
     )
     writer = csv.writer(response)
     writer.writerows(selectors.equity_csv_rows(figures))
+    return response
+
+
+@never_cache
+@login_required
+@require_GET
+def crdc_csv(request: HttpRequest) -> HttpResponse:
+    """The CRDC referrals-and-arrests file of the district admin's district (403 for others).
+
+    Suppressed by default; ``suppress=0`` is the exact submission file, and is logged.
+    """
+    district = district_for_admin(request.user)
+    form = CrdcFileForm(request.GET, today=selectors.district_today(district))
+    if not form.is_valid():
+        problems = "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
+        return HttpResponseBadRequest(problems, content_type="text/plain; charset=utf-8")
+    year, suppressed = form.cleaned_data["year"], form.cleaned_data["suppress"]
+    figures = crdc.crdc_file(district=district, year=year, suppressed=suppressed)
+    if not suppressed:
+        services.crdc_exact_export_record(user=request.user, district=district, year=year)
+    kind = "suppressed" if suppressed else "exact"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="crdc-referrals-arrests-{selectors.school_year_label(year)}'
+        f'-{kind}.csv"'
+    )
+    writer = csv.writer(response)
+    writer.writerows([selectors.csv_cell(v) for v in row] for row in figures.table())
     return response
