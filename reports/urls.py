@@ -11,4 +11,5 @@ urlpatterns = [
     path("equity/", views.equity_page, name="equity"),
     path("equity.csv", views.equity_csv, name="equity_csv"),
     path("crdc.csv", views.crdc_csv, name="crdc_csv"),
+    path("deflection/", views.deflection_page, name="deflection"),
 ]
