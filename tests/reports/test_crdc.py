@@ -381,3 +381,18 @@ def test_a_hand_off_to_the_sro_through_the_services_is_a_referral(district, scho
     assert bl_m_idea() == ("1", "0")
     queue_item_resolve(user=sro, item_id=new_item.pk, outcome="arrest")
     assert bl_m_idea() == ("1", "1")
+
+
+def test_another_districts_admin_does_not_see_the_export_in_their_access_log(client, school):
+    submitter = user_with_role(Role.DISTRICT_ADMIN, school, username="submitter")
+    client.force_login(submitter)
+    client.get("/reports/crdc.csv", {"year": "2025", "suppress": "0"})
+    elsewhere = SchoolFactory(code="ELSE-HS", grade_low=9, grade_high=12)
+    assert elsewhere.district_id != school.district_id
+    client.force_login(user_with_role(Role.DISTRICT_ADMIN, elsewhere))
+
+    page = client.get("/access-log/")
+
+    assert page.status_code == 200
+    assert page.context["page"].paginator.count == 0
+    assert AccessLogEntry.objects.count() == 1
