@@ -35,7 +35,7 @@ from datetime import date
 
 from django.db.models import Count
 
-from incidents.models import IncidentStudent, InvolvementRole
+from incidents.models import Incident, IncidentStudent, InvolvementRole
 from schools.models import District, RaceEthnicity, School, Sex, Student
 
 from .definitions import arrest_q, referral_q
@@ -158,17 +158,20 @@ def crdc_file(*, district: District, year: int, suppressed: bool = True) -> Crdc
                 counts.update(dict.fromkeys(_other_sex_columns(measure)))
         rows[school.pk] = CrdcRow(school=school, counts=counts)
 
-    subjects = IncidentStudent.objects.filter(
+    # The referred incidents first (a small set, from the routed-incidents index), then their
+    # subjects: not every subject of the year joined to its incident and filtered afterwards.
+    referred_incidents = Incident.objects.filter(
+        school_id__in=[s.pk for s in schools],
+        occurred_at__gte=since,
+        occurred_at__lt=until,
+        route__isnull=False,
+    ).filter(referral_q())
+    referred = IncidentStudent.objects.filter(
         role=InvolvementRole.SUBJECT,
         student__isnull=False,
         student__grade__gte=K12_LOWEST_GRADE,
-        incident__school__district=district,
-        incident__occurred_at__gte=since,
-        incident__occurred_at__lt=until,
-        incident__route__isnull=False,
+        incident_id__in=referred_incidents.values("pk"),
     )
-    # The referred incidents first (from the routed-incidents index), then their subjects.
-    referred = subjects.filter(referral_q(via_incident=True))
     arrested = arrest_q(via_incident=True)
     grouped = (
         referred.values_list(

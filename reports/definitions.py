@@ -39,13 +39,11 @@ def _items(*conditions: Q):
     return QueueItem.objects.filter(LAW_ENFORCEMENT_ITEM, *conditions).values("incident_id")
 
 
-def referral_q(*, via_incident: bool = False) -> Q:
-    """Referral to law enforcement, over Incident rows (or rows with an ``incident`` FK)."""
-    # Non-correlated IN subqueries: PostgreSQL hashes the small set of flagged ids once, read
+def referral_q() -> Q:
+    """Referral to law enforcement, over Incident rows."""
+    # A non-correlated IN subquery: PostgreSQL hashes the small set of flagged ids once, read
     # from the partial index whose condition is LAW_ENFORCEMENT_ITEM.
-    prefix = "incident__" if via_incident else ""
-    pk = "incident_id" if via_incident else "pk"
-    return Q(**{f"{prefix}route__in": REFERRAL_ROUTES}) | Q(**{f"{pk}__in": _items()})
+    return Q(route__in=REFERRAL_ROUTES) | Q(pk__in=_items())
 
 
 def arrest_q(*, via_incident: bool = False) -> Q:
