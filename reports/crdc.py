@@ -46,6 +46,7 @@ from .selectors import (
     Relation,
     hide_small,
     period_bounds,
+    report_snapshot,
     school_year_of,
     suppress,
 )
@@ -145,6 +146,11 @@ def crdc_year_bounds(year: int) -> tuple[date, date]:
 
 def crdc_file(*, district: District, year: int, suppressed: bool = True) -> CrdcFile:
     """Every school of the district, counted over the school year starting in August ``year``."""
+    with report_snapshot():
+        return _crdc_file(district=district, year=year, suppressed=suppressed)
+
+
+def _crdc_file(*, district: District, year: int, suppressed: bool) -> CrdcFile:
     start, end = crdc_year_bounds(year)
     since, until = period_bounds(district, start, end)
     schools = list(School.objects.filter(district=district).order_by("code"))

@@ -30,9 +30,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Q, Value, When
 from django.db.models.fields.json import KT
-from django.db.models.functions import TruncMonth
 
 from incidents.models import (
     LAW_ENFORCEMENT_ROUTES,
@@ -55,6 +54,7 @@ from .selectors import (
     hide_small,
     incidents_in,
     period_bounds,
+    report_snapshot,
     suppress,
 )
 
@@ -174,11 +174,12 @@ class Deflection:
     overrides: list[OverrideRow]
 
 
-def _month_key(value) -> date:
-    return value.date() if hasattr(value, "date") else value
-
-
 def deflection_figures(flt: EquityFilter) -> Deflection:
+    with report_snapshot():
+        return _deflection_figures(flt)
+
+
+def _deflection_figures(flt: EquityFilter) -> Deflection:
     zone = zoneinfo.ZoneInfo(flt.district.timezone)
     enrolled_by_school = dict(
         Student.objects.filter(school_id__in=flt.school_ids)
@@ -188,16 +189,23 @@ def deflection_figures(flt: EquityFilter) -> Deflection:
     )
     enrolled = sum(enrolled_by_school.values())
     routed = incidents_in(flt)
+    # Every incident that reached the SRO side, once (police contacts are among them).
+    side = list(
+        routed.filter(sro_side_q())
+        .annotate(
+            co=_flag(co_responder_q()),
+            contact=_flag(police_contact_q()),
+            arrest=_flag(arrest_q()),
+        )
+        .values_list("pk", "school_id", "occurred_at", "co", "contact", "arrest")
+    )
 
-    # Police contacts and arrests, per school and month: one GROUP BY.
     contacts: dict[tuple[int, date], list[int]] = defaultdict(lambda: [0, 0])
-    for school_id, month, n, arrests in (
-        routed.filter(police_contact_q())
-        .annotate(month=TruncMonth("occurred_at", tzinfo=zone))
-        .values_list("school_id", "month")
-        .annotate(n=Count("pk"), arrests=Count("pk", filter=arrest_q()))
-    ):
-        contacts[school_id, _month_key(month)] = [n, arrests]
+    for _pk, school_id, occurred_at, _co, contact, arrest in side:
+        if contact:
+            counts = contacts[school_id, occurred_at.astimezone(zone).date().replace(day=1)]
+            counts[0] += 1
+            counts[1] += arrest
     total = RateRow(key="all", label="All schools in view", enrolled=enrolled)
     months = {
         m: RateRow(key=m.isoformat(), label=m.strftime("%b %Y"), enrolled=enrolled)
@@ -217,7 +225,7 @@ def deflection_figures(flt: EquityFilter) -> Deflection:
         total=total,
         by_month=list(months.values()),
         by_school=list(schools.values()),
-        endings=_endings(flt, routed, zone),
+        endings=_endings(routed.filter(sro_side_q()), side, zone),
         overrides_total=OverrideRow(key="all", label="All hand-offs"),
         overrides=[],
     )
@@ -237,14 +245,18 @@ def _months(flt: EquityFilter) -> list[date]:
 def _subjects(incident_ids) -> dict[int, list[tuple]]:
     """{incident: [(birth date, iep, 504, race)]} of the rostered subject students."""
     out: dict[int, list[tuple]] = defaultdict(list)
-    for row in IncidentStudent.objects.filter(
-        incident_id__in=incident_ids, role=InvolvementRole.SUBJECT, student__isnull=False
-    ).values_list(
-        "incident_id",
-        "student__birth_date",
-        "student__iep",
-        "student__section_504",
-        "student__race_ethnicity",
+    for row in (
+        IncidentStudent.objects.filter(
+            incident_id__in=incident_ids, role=InvolvementRole.SUBJECT, student__isnull=False
+        )
+        .values_list(
+            "incident_id",
+            "student__birth_date",
+            "student__iep",
+            "student__section_504",
+            "student__race_ethnicity",
+        )
+        .order_by()
     ):
         out[row[0]].append(row[1:])
     return out
@@ -254,21 +266,23 @@ def _age_on(birth: date, day: date) -> int:
     return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
 
 
-def _endings(flt: EquityFilter, routed, zone) -> list[EndingRow]:
-    side = list(
-        routed.filter(sro_side_q())
-        .annotate(co=Count("pk", filter=co_responder_q()))
-        .values_list("pk", "occurred_at", "co")
-    )
-    ids = [pk for pk, _at, _co in side]
+def _flag(condition: Q) -> Case:
+    return Case(When(condition, then=Value(True)), default=Value(False))
+
+
+def _endings(on_side, side: list[tuple], zone) -> list[EndingRow]:
+    # Flat reads (no GROUP BY per incident), then one pass in Python.
     outcomes: dict[int, set[str]] = defaultdict(set)
-    for incident_id, outcome in (
-        QueueItem.objects.filter(incident_id__in=routed.filter(sro_side_q()).values("pk"))
-        .exclude(outcome="")
-        .values_list("incident_id", "outcome")
-    ):
-        outcomes[incident_id].add(outcome)
-    subjects = _subjects(routed.filter(sro_side_q()).values("pk")) if ids else {}
+    subjects: dict[int, list[tuple]] = {}
+    if side:
+        for incident_id, outcome in (
+            QueueItem.objects.filter(incident_id__in=on_side.values("pk"))
+            .exclude(outcome="")
+            .order_by()
+            .values_list("incident_id", "outcome")
+        ):
+            outcomes[incident_id].add(outcome)
+        subjects = _subjects(on_side.values("pk"))
     rows = {
         (team, subset): EndingRow(key=f"{team}-{subset}", label=label)
         for team, team_label in (("co", "Co-responder team"), ("sro", "SRO alone"))
@@ -278,7 +292,7 @@ def _endings(flt: EquityFilter, routed, zone) -> list[EndingRow]:
             ("disability", f"{team_label}: a student with a disability"),
         )
     }
-    for pk, occurred_at, co in side:
+    for pk, _school_id, occurred_at, co, _contact, _arrest in side:
         found = outcomes.get(pk, set())
         if found & set(ARREST_OR_CITATION):
             ending = "arrest_citation"
@@ -320,7 +334,7 @@ def _overrides(flt: EquityFilter, total: OverrideRow) -> list[OverrideRow]:
         at__lt=until,
         incident__school_id__in=flt.school_ids,
     ).filter(Q(data__to__in=LAW_ENFORCEMENT_ROUTES) | Q(data__from__in=LAW_ENFORCEMENT_ROUTES))
-    events = list(handoffs.values_list("incident_id", KT("data__from"), KT("data__to")))
+    events = list(handoffs.order_by().values_list("incident_id", KT("data__from"), KT("data__to")))
     subjects = _subjects({incident_id for incident_id, _f, _t in events})
     races = dict(RaceEthnicity.choices)
     rows = {key: OverrideRow(key=key, label=label) for key, label in DISABILITY_ROWS}

@@ -33,6 +33,7 @@ import statistics
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -656,9 +657,10 @@ def _ack_medians(flt: EquityFilter) -> list[dict]:
     ]
 
 
-def equity_figures(flt: EquityFilter, *, operations: bool = True) -> EquityFigures:
-    """Every figure of the dashboard; ``operations=False`` skips the routes over time,
-    overrides and acknowledgement times (the CSV needs only the referral figures)."""
+@contextmanager
+def report_snapshot():
+    """A read-only transaction for a report's queries (PostgreSQL: one snapshot, so the
+    figures agree with one another; memory to sort and hash in; no JIT)."""
     outermost = not connection.in_atomic_block
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -671,6 +673,13 @@ def equity_figures(flt: EquityFilter, *, operations: bool = True) -> EquityFigur
                 # JIT compilation that costs more than it saves at this size.
                 cursor.execute("SET LOCAL work_mem = '64MB'")
                 cursor.execute("SET LOCAL jit = off")
+        yield
+
+
+def equity_figures(flt: EquityFilter, *, operations: bool = True) -> EquityFigures:
+    """Every figure of the dashboard; ``operations=False`` skips the routes over time,
+    overrides and acknowledgement times (the CSV needs only the referral figures)."""
+    with report_snapshot():
         return _equity_figures(flt, operations=operations)
 
 
