@@ -20,6 +20,7 @@ from reports.selectors import SUPPRESSED
 from schools.models import Role
 from tests.factories import SchoolFactory, StudentFactory, user_with_role
 from tests.reports.helpers import routed_incident
+from tests.reports.test_suppression import check_tables
 
 DENVER = ZoneInfo("America/Denver")
 IN_YEAR = datetime(2025, 10, 15, 10, 0, tzinfo=DENVER)
@@ -396,3 +397,37 @@ def test_another_districts_admin_does_not_see_the_export_in_their_access_log(cli
     assert page.status_code == 200
     assert page.context["page"].paginator.count == 0
     assert AccessLogEntry.objects.count() == 1
+
+
+def test_no_hidden_count_of_the_suppressed_file_can_be_worked_out(client, district_by_hand):
+    """The attacker of test_suppression over each row: subtraction, and every combination of
+    the sums a reader knows (race cells -> TOT; a school's group totals -> its students
+    referred, which the dashboard publishes)."""
+    ledger, (a, b, _pre_k) = district_by_hand
+    client.force_login(user_with_role(Role.DISTRICT_ADMIN, a))
+    rows = read(client.get("/reports/crdc.csv", {"year": "2025"}))
+    for row in rows:
+        if row["SCHID"] == "ECC-PK":
+            continue
+        expected = ledger.expected(row["SCHID"])
+        shown = {c: row[c] for c in crdc.COUNT_COLUMNS}
+        sums = []
+        for measure in ("REF", "ARR"):
+            sums += list(relations(row, measure))
+            totals = [
+                f"TOT_DISCWODIS_{measure}_M",
+                f"TOT_DISCWODIS_{measure}_F",
+                f"TOT_DISCWODIS_{measure}_X",
+                f"TOT_DISCWDIS_{measure}_IDEA_M",
+                f"TOT_DISCWDIS_{measure}_IDEA_F",
+                f"TOT_DISCWDIS_{measure}_IDEA_X",
+                f"SCH_DISCWDIS_{measure}_504_M",
+                f"SCH_DISCWDIS_{measure}_504_F",
+                f"SCH_DISCWDIS_{measure}_504_X",
+            ]
+            # The dashboard shows it unless it is 10 or fewer (it may hide more: the attacker
+            # here knows at least as much as a reader).
+            everyone = sum(expected.get(c, 0) for c in totals)
+            shown[f"ALL_{measure}"] = str(everyone) if everyone > 10 else SUPPRESSED
+            sums.append((totals, f"ALL_{measure}"))
+        check_tables(shown, sums, ties=[])
