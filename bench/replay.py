@@ -13,7 +13,8 @@ RSS is the measured work's own:
      over the whole year with reports.services.replay_execute (the Celery task's service);
      prints incidents/s, total seconds and peak RSS;
   2. dashboard: reports.selectors.equity_figures (the SQL) and a full GET /reports/equity/
-     (SQL + render) for the district admin over the whole year, cold then warm.
+     (SQL + render) for the district admin over the whole year, cold then warm; then
+     GET /reports/crdc.csv (suppressed, and suppress=0) and GET /reports/deflection/.
 
 Prints figures; asserts nothing.
 
@@ -505,6 +506,25 @@ def load(database_url: str, incidents: int, schools: int, per_school: int) -> No
                     False,
                 )
             )
+            # As the hand-off service does: an item in the target queue (the referral
+            # definition counts a hand-off to the SRO or the co-responders).
+            item_rows.append(
+                (
+                    pk,
+                    queue_ids[school.pk, to],
+                    to,
+                    "handoff",
+                    urgency[to],
+                    "queued",
+                    acked.isoformat(),
+                    None,
+                    None,
+                    0,
+                    0,
+                    "",
+                    "",
+                )
+            )
         if pk % 50_000 == 0:
             flush()
             print(f"  loaded {pk:,} incidents ({time.monotonic() - began:.0f} s)", flush=True)
@@ -626,6 +646,20 @@ def measure_dashboard(database_url: str) -> None:
     began = time.monotonic()
     response = client.get("/reports/equity.csv", {"year": 2025}, HTTP_HOST="127.0.0.1")
     out["csv_s"] = round(time.monotonic() - began, 3)
+    # The CRDC file (suppressed, then the exact one, which also writes an access-log entry),
+    # and the deflection view, each twice.
+    for name, url, query in (
+        ("crdc", "/reports/crdc.csv", {"year": 2025}),
+        ("crdc_exact", "/reports/crdc.csv", {"year": 2025, "suppress": 0}),
+        ("deflection", "/reports/deflection/", {"year": 2025}),
+    ):
+        for attempt in ("first", "second"):
+            began = time.monotonic()
+            response = client.get(url, query, HTTP_HOST="127.0.0.1")
+            out[f"{name}_{attempt}_s"] = round(time.monotonic() - began, 3)
+        out[f"{name}_status"] = response.status_code
+        if name.startswith("crdc"):
+            out[f"{name}_rows"] = response.content.count(b"\n") - 1
     print(json.dumps(out))
 
 
@@ -681,6 +715,15 @@ def main() -> None:
             f"{dashboard['page_second_s']:.2f} s ({dashboard['page_second_queries']} queries, "
             f"slowest {dashboard['slowest_queries_s']} s, {dashboard['page_kb']} KB, "
             f"HTTP {dashboard['page_status']}); CSV {dashboard['csv_s']:.2f} s"
+        )
+        print(
+            f"GET /reports/crdc.csv: {dashboard['crdc_first_s']:.2f} s, "
+            f"{dashboard['crdc_second_s']:.2f} s ({dashboard['crdc_rows']} schools, "
+            f"HTTP {dashboard['crdc_status']}); "
+            f"suppress=0 {dashboard['crdc_exact_first_s']:.2f} s, "
+            f"{dashboard['crdc_exact_second_s']:.2f} s (HTTP {dashboard['crdc_exact_status']}); "
+            f"GET /reports/deflection/ {dashboard['deflection_first_s']:.2f} s, "
+            f"{dashboard['deflection_second_s']:.2f} s (HTTP {dashboard['deflection_status']})"
         )
     finally:
         if not args.keep:

@@ -320,11 +320,17 @@ URGENCY = {"sro": 0, "co_responder": 1, "counselor": 2, "administrator": 3}
 
 # Outcomes that refer the student to law enforcement (CRDC; the equity report counts them).
 LAW_ENFORCEMENT_OUTCOMES = (Outcome.REFERRED_TO_LAW_ENFORCEMENT, Outcome.CITATION, Outcome.ARREST)
+# The routes whose queues include police (the SRO alone, or with a clinician).
+LAW_ENFORCEMENT_ROUTES = (Route.SRO, Route.CO_RESPONDER)
 # The items that make an incident a referral to law enforcement whatever its route: the SRO
-# notified, or an outcome above. The equity report filters with exactly this condition so that
-# PostgreSQL can answer from the small partial index of these items.
-LAW_ENFORCEMENT_ITEM = Q(origin=ItemOrigin.NOTIFY, route=Route.SRO) | Q(
-    outcome__in=LAW_ENFORCEMENT_OUTCOMES
+# notified, a hand-off to the SRO or the co-responders, or an outcome above. The definition of
+# a referral lives in reports/definitions.py; it is declared here because the reports filter
+# with exactly this condition so that PostgreSQL can answer from the small partial index of
+# these items.
+LAW_ENFORCEMENT_ITEM = (
+    Q(origin=ItemOrigin.NOTIFY, route=Route.SRO)
+    | Q(origin=ItemOrigin.HANDOFF, route__in=LAW_ENFORCEMENT_ROUTES)
+    | Q(outcome__in=LAW_ENFORCEMENT_OUTCOMES)
 )
 
 
@@ -412,6 +418,7 @@ class LiveEvent(models.Model):
 class AccessAction(models.TextChoices):
     VIEW_ITEM = "view_item", "Viewed a queue item"
     VIEW_INCIDENT = "view_incident", "Viewed an incident"
+    EXPORT_CRDC_EXACT = "export_crdc_exact", "Downloaded the exact CRDC submission file"
 
 
 class AccessLogEntry(models.Model):
@@ -426,21 +433,35 @@ class AccessLogEntry(models.Model):
         help_text="The username when the entry was written: renaming the user later does not "
         "change what the log says.",
     )
-    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="access_log")
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, null=True, blank=True, related_name="access_log"
+    )
     queue_item = models.ForeignKey(
         QueueItem, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    action = models.CharField(max_length=16, choices=AccessAction.choices)
+    # A read of many records at once (an export of exact counts) names its district and what
+    # was read instead of one incident.
+    district = models.ForeignKey(
+        "schools.District", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    detail = models.CharField(max_length=200, blank=True)
+    action = models.CharField(max_length=20, choices=AccessAction.choices)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-at", "-id"]
         verbose_name = "access log entry"
         verbose_name_plural = "access log"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(incident__isnull=False) | Q(district__isnull=False),
+                name="access_log_entry_incident_or_district",
+            )
+        ]
         indexes = [
             models.Index(fields=["user", "-at"]),
             models.Index(fields=["incident", "-at"]),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} {self.get_action_display().lower()} {self.incident}"
+        return f"{self.user} {self.get_action_display().lower()} {self.incident or self.detail}"

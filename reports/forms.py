@@ -25,8 +25,7 @@ class PeriodForm(forms.Form):
         return data
 
 
-def school_year_label(start_year: int) -> str:
-    return f"{start_year}-{str(start_year + 1)[-2:]}"
+school_year_label = selectors.school_year_label
 
 
 class EquityFilterForm(forms.Form):
@@ -80,3 +79,30 @@ class EquityFilterForm(forms.Form):
         if school_id:
             return tuple(s for s in self.schools if s.pk == school_id)
         return tuple(self.schools)
+
+
+class CrdcFileForm(forms.Form):
+    """The CRDC file's query: ``year`` (the school year starting in August of it) and
+    ``suppress`` (1, the default: small counts hidden; 0: the exact submission file)."""
+
+    year = forms.IntegerField(required=False, min_value=FIRST_SCHOOL_YEAR, max_value=2100)
+    suppress = forms.TypedChoiceField(
+        required=False, choices=[("1", "yes"), ("0", "no")], coerce=lambda v: v != "0"
+    )
+
+    def __init__(self, *args, today: date, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.current_year = selectors.school_year_of(today)[0].year
+
+    def clean_year(self) -> int:
+        year = self.cleaned_data.get("year")
+        if year is not None and year > self.current_year:
+            raise forms.ValidationError(
+                f"The {year}-{str(year + 1)[-2:]} school year has not started: "
+                f"use {self.current_year} or earlier."
+            )
+        return self.current_year if year is None else year
+
+    def clean_suppress(self) -> bool:
+        value = self.cleaned_data.get("suppress")
+        return True if value in (None, "") else value

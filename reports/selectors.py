@@ -5,19 +5,21 @@ figures cover a district admin's district or a school administrator's own school
 
 Equity definitions (CONTRACT.md, DOMAIN.md "What districts must report"):
 
-- A **referral to law enforcement** is a routed incident whose route is ``sro`` or
-  ``co_responder``, or that notified ``sro`` (an ``also_notify`` queue item in the SRO queue),
-  or that a responder resolved as ``referred_to_law_enforcement``, ``citation`` or ``arrest``.
-  A **school-related arrest** is an incident resolved as ``arrest``.
+- A **referral to law enforcement** and a **school-related arrest** are defined once, in
+  ``reports/definitions.py`` (routed, notified or handed off to the SRO side, or resolved as a
+  police outcome; an arrest is an ``arrest`` outcome).
 - Students are counted as the Civil Rights Data Collection does: the student referred, i.e. the
   rostered students involved as **subject**. Targets and witnesses are not referred, so they
   are not counted; students named by the reporter but not on the roster cannot be grouped and
   count in the incident totals only.
 - An **instance** is one subject student in one referred incident: a student referred twice
   is two instances and one (unduplicated) student.
+- A student counts at the school where the incident happened (their school at the time), not
+  where the roster enrols them now; a student referred at two schools counts once at each,
+  and the district's figures add the schools' up, as the CRDC's school-level counts do.
 - Groups come from the current roster: disability (none, IDEA = has an IEP, 504 only),
   race/ethnicity x sex, English learner x sex. The roster of the schools in view is the
-  enrolment denominator of the risk ratio:
+  enrolment denominator of the risk ratio (a school's own enrolment for one school):
   (group's referred students / group's enrolled) / (all others' referred / all others' enrolled).
 - Published counts of 10 or fewer (zero included) are hidden, and so are the counts that would
   give one away by subtraction from a total (complementary suppression, ``suppress``); a risk
@@ -31,6 +33,7 @@ import statistics
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -55,14 +58,11 @@ from django.shortcuts import get_object_or_404
 
 from incidents.facts import school_year_start
 from incidents.models import (
-    LAW_ENFORCEMENT_ITEM,
-    LAW_ENFORCEMENT_OUTCOMES,
     EventKind,
     Incident,
     IncidentStudent,
     InvolvementRole,
     ItemOrigin,
-    Outcome,
     QueueItem,
     Route,
     TimelineEvent,
@@ -72,12 +72,12 @@ from policies.selectors import district_for_admin
 from schools.models import District, RaceEthnicity, Role, School, Sex, Student, User
 from schools.selectors import school_ids_for
 
+from .definitions import REFERRAL_ROUTES, arrest_q, referral_q
 from .models import ReplayRun
 
 SUPPRESS_AT_MOST = 10
 SUPPRESSED = "*"  # one marker for every hidden count, small or hidden with a small one
-LAW_ENFORCEMENT_ROUTES = (Route.SRO, Route.CO_RESPONDER)
-REFERRAL_OUTCOMES = LAW_ENFORCEMENT_OUTCOMES
+LAW_ENFORCEMENT_ROUTES = REFERRAL_ROUTES
 DISABILITY_GROUPS = (
     ("none", "Students without disabilities"),
     ("idea", "Students with disabilities (IDEA)"),
@@ -98,6 +98,10 @@ def school_year_of(day: date) -> tuple[date, date]:
     """The school year (Aug 1 - Jul 31) that ``day`` falls in."""
     start = school_year_start(day)
     return start, date(start.year + 1, 7, 31)
+
+
+def school_year_label(start_year: int) -> str:
+    return f"{start_year}-{str(start_year + 1)[-2:]}"
 
 
 def period_bounds(district: District, start: date, end: date) -> tuple[datetime, datetime]:
@@ -218,21 +222,6 @@ def incidents_in(flt: EquityFilter) -> QuerySet[Incident]:
         occurred_at__lt=until,
         route__isnull=False,
     ).order_by()
-
-
-def _referral_q() -> Q:
-    """Referral to law enforcement, over Incident rows."""
-    # Non-correlated IN subqueries: PostgreSQL hashes the small set of flagged ids once, read
-    # from the partial index whose condition is LAW_ENFORCEMENT_ITEM.
-    flagged = QueueItem.objects.filter(LAW_ENFORCEMENT_ITEM).values("incident_id")
-    return Q(route__in=LAW_ENFORCEMENT_ROUTES) | Q(pk__in=flagged)
-
-
-def _arrest_q(*, via_incident: bool = False) -> Q:
-    arrested = QueueItem.objects.filter(LAW_ENFORCEMENT_ITEM, outcome=Outcome.ARREST).values(
-        "incident_id"
-    )
-    return Q(incident_id__in=arrested) if via_incident else Q(pk__in=arrested)
 
 
 # --- equity: figures -------------------------------------------------------------------------
@@ -456,9 +445,10 @@ def ratio_hidden(row: GroupRow, totals: GroupRow) -> bool:
     )
 
 
-# A student's fixed attributes: (school of enrolment, disability group, race/ethnicity, sex,
-# English learner). Each student falls in exactly one cell, so the unduplicated student counts
-# of cells add up exactly to any coarser group (a school, a disability group, ...).
+# A referred student's cell: (the school where the incident happened, disability group,
+# race/ethnicity, sex, English learner); an enrolled student's: (school of enrolment, ...).
+# At one school each student falls in exactly one cell, so the unduplicated student counts of
+# cells add up exactly to any coarser group of that school (a disability group, ...).
 Cell = tuple[int, str, str, str, bool]
 
 STUDENT_DISABILITY = Case(
@@ -475,10 +465,10 @@ SUBJECT_DISABILITY = Case(
 
 def _student_cells(flt: EquityFilter) -> dict[Cell, dict[str, int]]:
     """Referral and arrest counts of subject students per cell: one GROUP BY."""
-    arrested = _arrest_q(via_incident=True)
+    arrested = arrest_q(via_incident=True)
     # The referred incidents first (a small set, from the routed-incidents index), then their
     # subjects: not every subject joined to every incident and filtered afterwards.
-    referred = incidents_in(flt).filter(_referral_q()).values("pk")
+    referred = incidents_in(flt).filter(referral_q()).values("pk")
     rows = (
         IncidentStudent.objects.filter(
             role=InvolvementRole.SUBJECT,
@@ -486,7 +476,7 @@ def _student_cells(flt: EquityFilter) -> dict[Cell, dict[str, int]]:
             incident_id__in=referred,
         )
         .values_list(
-            "student__school_id",
+            "incident__school_id",
             SUBJECT_DISABILITY,
             "student__race_ethnicity",
             "student__sex",
@@ -577,8 +567,8 @@ def _incident_rollup(flt: EquityFilter) -> dict[tuple[int, date, str], tuple[int
         .values_list("school_id", "month", "route")
         .annotate(
             n=Count("pk"),
-            referred=Count("pk", filter=_referral_q()),
-            arrests=Count("pk", filter=_arrest_q()),
+            referred=Count("pk", filter=referral_q()),
+            arrests=Count("pk", filter=arrest_q()),
         )
     )
     out = {}
@@ -667,9 +657,10 @@ def _ack_medians(flt: EquityFilter) -> list[dict]:
     ]
 
 
-def equity_figures(flt: EquityFilter, *, operations: bool = True) -> EquityFigures:
-    """Every figure of the dashboard; ``operations=False`` skips the routes over time,
-    overrides and acknowledgement times (the CSV needs only the referral figures)."""
+@contextmanager
+def report_snapshot():
+    """A read-only transaction for a report's queries (PostgreSQL: one snapshot, so the
+    figures agree with one another; memory to sort and hash in; no JIT)."""
     outermost = not connection.in_atomic_block
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -682,6 +673,13 @@ def equity_figures(flt: EquityFilter, *, operations: bool = True) -> EquityFigur
                 # JIT compilation that costs more than it saves at this size.
                 cursor.execute("SET LOCAL work_mem = '64MB'")
                 cursor.execute("SET LOCAL jit = off")
+        yield
+
+
+def equity_figures(flt: EquityFilter, *, operations: bool = True) -> EquityFigures:
+    """Every figure of the dashboard; ``operations=False`` skips the routes over time,
+    overrides and acknowledgement times (the CSV needs only the referral figures)."""
+    with report_snapshot():
         return _equity_figures(flt, operations=operations)
 
 
@@ -736,7 +734,7 @@ def _equity_figures(flt: EquityFilter, *, operations: bool) -> EquityFigures:
         months[month][route] += n
     for cell, counts in referred.items():
         row = schools.get(cell[0])
-        if row is not None:  # a student enrolled at a school outside the view
+        if row is not None:
             row.instances += counts["instances"]
             row.students += counts["students"]
             row.arrested_students += counts["arrested_students"]

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from incidents.models import AccessAction, AccessLogEntry
 from policies import engine
 from policies.models import RuleSet
 from schools.models import User
@@ -347,3 +348,16 @@ def _keep_with_ruleset(run: ReplayRun) -> None:
         **run.result,
     }
     RuleSet.objects.filter(pk=ruleset.pk).update(analysis=analysis)
+
+
+def crdc_exact_export_record(*, user: User, district, year: int) -> AccessLogEntry:
+    """Log a download of the exact (unsuppressed) CRDC file: it holds counts as small as one
+    student, so it is a read of student records like opening an incident."""
+    with transaction.atomic():
+        return AccessLogEntry.objects.create(
+            user=user,
+            username=user.get_username(),
+            district=district,
+            action=AccessAction.EXPORT_CRDC_EXACT,
+            detail=f"CRDC referrals and arrests {selectors.school_year_label(year)}, exact counts",
+        )

@@ -10,4 +10,6 @@ urlpatterns = [
     path("replay/runs/<int:run_id>/cancel/", views.replay_cancel, name="replay_cancel"),
     path("equity/", views.equity_page, name="equity"),
     path("equity.csv", views.equity_csv, name="equity_csv"),
+    path("crdc.csv", views.crdc_csv, name="crdc_csv"),
+    path("deflection/", views.deflection_page, name="deflection"),
 ]

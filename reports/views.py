@@ -7,25 +7,21 @@ import csv
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from incidents.facts import school_year_start
+from policies.selectors import district_for_admin
+from schools.selectors import is_district_admin
 
-from . import selectors, services
-from .forms import EquityFilterForm, PeriodForm
+from . import crdc, deflection, selectors, services
+from .forms import CrdcFileForm, EquityFilterForm, PeriodForm
 from .models import ReplayRun, ReplayStatus
 
 ROUTE_ORDER = ("sro", "co_responder", "administrator", "counselor")
-ROUTE_COLOURS = {
-    "sro": "#a4161a",
-    "co_responder": "#8a4b00",
-    "administrator": "#0b4f8a",
-    "counselor": "#1f6f3f",
-}
 
 
 # --- what-if replay ---------------------------------------------------------------------------
@@ -210,7 +206,8 @@ def _risk_bars(rows) -> dict:
     return chart
 
 
-HIDDEN_COLOUR = "#8d8d8d"  # the hidden counts of a month: one grey segment, after the shown ones
+# Chart colours are CSS classes (static/css/reports.css): route-<route>, and route-hidden for
+# the hidden counts of a month (one grey segment, after the shown ones).
 
 
 def _month_chart(months: list[dict]) -> dict:
@@ -230,13 +227,12 @@ def _month_chart(months: list[dict]) -> dict:
                     "route": route,
                     "x": x,
                     "px": width,
-                    "colour": ROUTE_COLOURS[route],
                     "text": month["cells"][route],
                 }
             )
             x += width
         hidden_n = sum(month["counts"][route] for route in month["hidden"])
-        hidden = {"x": x, "px": round(BAR_PX * hidden_n / top), "colour": HIDDEN_COLOUR}
+        hidden = {"x": x, "px": round(BAR_PX * hidden_n / top)}
         rows.append(
             {
                 **month,
@@ -260,11 +256,12 @@ def equity_page(request: HttpRequest) -> HttpResponse:
         "form": form,
         "figures": figures,
         "flt": flt,
-        "routes": [(r, labels[r], ROUTE_COLOURS[r]) for r in ROUTE_ORDER],
+        "routes": [(r, labels[r]) for r in ROUTE_ORDER],
+        "district_admin": is_district_admin(request.user, flt.district),
+        "crdc_year": selectors.school_year_of(flt.start)[0].year,
         "query": request.GET.urlencode(),
         "suppress_at_most": selectors.SUPPRESS_AT_MOST,
         "suppressed": selectors.SUPPRESSED,
-        "hidden_colour": HIDDEN_COLOUR,
         "charts": {
             "disability": _risk_bars(figures.by_disability),
             "race_sex": _risk_bars(figures.by_race_sex),
@@ -316,3 +313,103 @@ def equity_csv(request: HttpRequest) -> HttpResponse:
     writer = csv.writer(response)
     writer.writerows(selectors.equity_csv_rows(figures))
     return response
+
+
+@never_cache
+@login_required
+@require_GET
+def crdc_csv(request: HttpRequest) -> HttpResponse:
+    """The CRDC referrals-and-arrests file of the district admin's district (403 for others).
+
+    Suppressed by default; ``suppress=0`` is the exact submission file, and is logged.
+    """
+    district = district_for_admin(request.user)
+    form = CrdcFileForm(request.GET, today=selectors.district_today(district))
+    if not form.is_valid():
+        problems = "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
+        return HttpResponseBadRequest(problems, content_type="text/plain; charset=utf-8")
+    year, suppressed = form.cleaned_data["year"], form.cleaned_data["suppress"]
+    figures = crdc.crdc_file(district=district, year=year, suppressed=suppressed)
+    if not suppressed:
+        services.crdc_exact_export_record(user=request.user, district=district, year=year)
+    kind = "suppressed" if suppressed else "exact"
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="crdc-referrals-arrests-{selectors.school_year_label(year)}'
+        f'-{kind}.csv"'
+    )
+    writer = csv.writer(response)
+    writer.writerows([selectors.csv_cell(v) for v in row] for row in figures.table())
+    return response
+
+
+def _rate_bars(rows, *, css: str) -> dict:
+    """Police contacts per 1,000 students; a hidden rate gets no bar."""
+    return _bars(
+        [
+            {
+                "label": row.label,
+                "value": None if row.rate_hidden else row.rate,
+                "text": row.display["rate"],
+                "css": css,
+            }
+            for row in rows
+        ]
+    )
+
+
+def _share_bars(rows, name: str, *, css: str) -> dict:
+    return _bars(
+        [
+            {
+                "label": row.label,
+                "value": row.share(name),
+                "text": row.display[f"{name}_share"],
+                "css": css,
+            }
+            for row in rows
+        ]
+    )
+
+
+def _count_bars(rows, name: str, *, css: str) -> dict:
+    return _bars(
+        [
+            {
+                "label": row.label,
+                "value": None if name in row.hidden else getattr(row, name),
+                "text": row.display[name],
+                "css": css,
+            }
+            for row in rows
+        ]
+    )
+
+
+@never_cache
+@login_required
+@require_GET
+def deflection_page(request: HttpRequest) -> HttpResponse:
+    """Police contact over time and where incidents went instead (same filter and scope as
+    the equity dashboard)."""
+    form, flt = _equity_filter(request)
+    figures = deflection.deflection_figures(flt)
+    context = {
+        "form": form,
+        "flt": flt,
+        "figures": figures,
+        "endings": deflection.ENDINGS,
+        "under_age": deflection.UNDER_AGE,
+        "query": request.GET.urlencode(),
+        "suppress_at_most": selectors.SUPPRESS_AT_MOST,
+        "suppressed": selectors.SUPPRESSED,
+        "charts": {
+            "months": _rate_bars(figures.by_month, css="route-sro"),
+            "schools": _rate_bars(figures.by_school, css="route-sro"),
+            "arrest_share": _share_bars(figures.endings, "arrest_citation", css="police"),
+            "support_share": _share_bars(figures.endings, "support", css="support"),
+            "toward": _count_bars(figures.overrides, "toward", css="police"),
+            "away": _count_bars(figures.overrides, "away", css="support"),
+        },
+    }
+    return render(request, "reports/deflection.html", context)

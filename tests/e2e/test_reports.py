@@ -4,9 +4,11 @@ result; the replay and equity pages pass axe (WCAG 2.1 AA)."""
 import re
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from incidents import services as incident_services
@@ -14,7 +16,8 @@ from policies.services import ruleset_create_draft, ruleset_ensure_default, rule
 from reports import services
 from schools.demo import seed_people_and_roster
 from schools.models import School, User
-from tests.e2e.conftest import assert_accessible, sign_in
+from tests.e2e.conftest import assert_accessible, fits_a_phone, sign_in
+from tests.reports.helpers import routed_incident
 
 INCIDENTS = 6
 
@@ -130,6 +133,46 @@ def test_the_equity_dashboard_is_accessible(page, live_server, draft):
         page.get_by_role("img", name=re.compile("Risk ratio of referral by disability"))
     ).to_be_visible()
     assert_accessible(page)
+
+    page.get_by_label("School:", exact=True).select_option(label="Washington Middle (WAS-MS)")
+    page.get_by_role("button", name="Show figures").click()
+    expect(page.locator(".lead")).to_contain_text("Washington Middle")
+    assert_accessible(page)
+
+
+def test_the_deflection_view_is_accessible_and_its_charts_are_coloured_by_css(
+    page, live_server, draft
+):
+    # Enough police contacts at every school that their rates are shown (not suppressed).
+    for school in School.objects.filter(district=draft.district):
+        for _ in range(12):
+            routed_incident(school, "sro", when=timezone.now() - timedelta(hours=1))
+    sign_in(page, live_server, "district_admin")
+    page.goto(f"{live_server.url}/reports/equity/")
+    page.get_by_role("link", name="Deflection").click()
+    expect(
+        page.get_by_role(
+            "heading", name="Deflection: police contact and where incidents went instead"
+        )
+    ).to_be_visible()
+    for table in (
+        "Police contacts by month",
+        "Police contacts by school",
+        "Outcomes of incidents that reached the SRO side",
+        "Hand-offs toward and away from the SRO, by group",
+    ):
+        expect(page.get_by_role("table", name=table)).to_be_visible()
+    chart = page.get_by_role(
+        "img", name=re.compile("Police contacts per 1,000 students, by school")
+    )
+    expect(chart).to_be_visible()
+    # The bar colours come from static/css/reports.css (no inline style under the CSP).
+    fill = page.locator("svg.chart rect.route-sro").first.evaluate(
+        "el => getComputedStyle(el).fill"
+    )
+    assert fill == "rgb(164, 22, 26)"
+    assert_accessible(page)
+    assert fits_a_phone(page)
 
     page.get_by_label("School:", exact=True).select_option(label="Washington Middle (WAS-MS)")
     page.get_by_role("button", name="Show figures").click()

@@ -46,7 +46,7 @@ def routed_incident(
         for student in students:
             IncidentStudent.objects.create(incident=incident, student=student, role=role)
     queue, _ = ResponderQueue.objects.get_or_create(school=school, route=route)
-    QueueItem.objects.create(
+    item = QueueItem.objects.create(
         incident=incident,
         queue=queue,
         route=route,
@@ -56,6 +56,21 @@ def routed_incident(
         acknowledged_at=when + ack_after if ack_after else None,
         outcome=outcome,
     )
+    if handoff_to:
+        # As the hand-off service does: the item closes, one opens in the target queue (and
+        # the outcome, if any, is the target's).
+        target_queue, _ = ResponderQueue.objects.get_or_create(school=school, route=handoff_to)
+        target = QueueItem.objects.create(
+            incident=incident,
+            queue=target_queue,
+            route=handoff_to,
+            origin="handoff",
+            state="resolved" if outcome else "queued",
+            queued_at=when,
+            outcome=outcome,
+        )
+        item.state, item.outcome, item.handed_off_to = "handed_off", "", target
+        item.save(update_fields=["state", "outcome", "handed_off_to"])
     for also in notify:
         notify_queue, _ = ResponderQueue.objects.get_or_create(school=school, route=also)
         QueueItem.objects.create(

@@ -426,3 +426,24 @@ def test_the_figures_are_read_from_one_snapshot_outside_any_transaction():
         ("sro", timedelta(minutes=2, seconds=30), 2)
     ]
     assert not connection.in_atomic_block
+
+
+def test_a_student_counts_at_the_school_where_the_incident_happened(district, school, other_school):
+    # Enrolled at WAS-MS (10 students), referred at JEF-HS (20 students).
+    (visitor, *_rest) = students(school, 10)
+    at_other = students(other_school, 20)
+    routed_incident(other_school, "sro", subjects=[visitor], outcome="arrest")
+    routed_incident(other_school, "sro", subjects=at_other[:2])
+
+    other = figures_for(district, other_school)
+    own = figures_for(district, school)
+    both = figures_for(district, school, other_school)
+
+    assert (other.total.students, other.total.arrested_students, other.total.enrolled) == (3, 1, 20)
+    assert (own.total.students, own.total.enrolled) == (0, 10)
+    rows = {r.school.code: (r.students, r.arrested_students) for r in both.by_school}
+    assert rows == {"WAS-MS": (0, 0), "JEF-HS": (3, 1)}
+    # The risk ratio of one school uses that school's enrolment: White boys are everyone
+    # enrolled at JEF-HS, so there are no other students to compare with.
+    assert group(other.by_race_sex, "WH-M").enrolled == 20
+    assert group(other.by_race_sex, "WH-M").risk_ratio is None
