@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from policies import selectors as policy_selectors
 from policies.models import RuleSetStatus
-from policies.registry import LIFE_SAFETY_DANGER, WEAPON_VALUES
+from policies.registry import LIFE_SAFETY_DANGER, weapon_reported
 from schools.models import Role, School, Student, User
 from schools.selectors import has_role_at
 
@@ -75,13 +75,13 @@ def incident_file(
     narrative: str,
     occurred_at: datetime | None = None,
     location: str = "other",
-    weapon: str = "none",
-    injury: str = "none",
-    threat: str = "none",
+    weapon: str = "unknown",
+    injury: str = "unknown",
+    threat: str = "unknown",
     threat_words: str = "",
-    danger_now: str = "none",
-    student_state: str = "calm",
-    with_now: str = "nobody",
+    danger_now: str = "unknown",
+    student_state: str = "unknown",
+    with_now: str = "unknown",
     students: list[InvolvedStudent] = (),
     idempotency_key: str = "",
 ) -> tuple[Incident, bool]:
@@ -127,7 +127,7 @@ def incident_file(
             timeline_record(incident=incident, kind=EventKind.FILED, actor=reporter)
             # Life safety first: an incident the life-safety floor covers always sends its own
             # routing message, which routes it before anything else waiting.
-            life_safety = weapon in WEAPON_VALUES or danger_now == LIFE_SAFETY_DANGER
+            life_safety = weapon_reported(category, weapon) or danger_now == LIFE_SAFETY_DANGER
             transaction.on_commit(
                 lambda: incident_dispatch(incident_id=incident.pk, force=life_safety)
             )
