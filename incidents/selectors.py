@@ -98,6 +98,18 @@ def incidents_filed_by(user: User) -> QuerySet[Incident]:
     )
 
 
+def last_school_used(user: User) -> int | None:
+    """The school of the last incident this person filed (the report form lists it first)."""
+    if not user.is_authenticated:
+        return None
+    return (
+        Incident.objects.filter(filed_by=user)
+        .order_by("-filed_at", "-id")
+        .values_list("school_id", flat=True)
+        .first()
+    )
+
+
 def current_route_annotation():
     """``current_route`` for a queryset of incidents (see incident_current_route)."""
     return Coalesce(Subquery(_latest_item_route(OuterRef("pk"))), F("route"))
