@@ -54,6 +54,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "polling": incident.status == Status.RECEIVED,
         "route": route,
         "route_display": Route(route).label if route else "",
+        "next_step": selectors.incident_next_step(incident, route),
     }
     if request.GET.get("part") == "status":
         return render(request, "incidents/_status.html", context)
@@ -65,7 +66,11 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def incidents_mine(request: HttpRequest) -> HttpResponse:
-    incidents = selectors.incidents_filed_by(request.user).order_by("-filed_at", "-id")
+    incidents = (
+        selectors.incidents_filed_by(request.user)
+        .prefetch_related(selectors.resolved_items_prefetch())
+        .order_by("-filed_at", "-id")
+    )
     page = Paginator(incidents, MY_INCIDENTS_PER_PAGE).get_page(request.GET.get("page"))
     for incident in page:
         incident.current_route_display = (
