@@ -117,7 +117,7 @@ LEADS_TO: dict[str, dict[str, str]] = {
         "the school resource officer.",
     },
     "weapon": {
-        "none": "No weapon.",
+        "none": "Nobody had or used one.",
         "object_used_as_weapon": "An everyday object (a pencil, a chair): not counted as a "
         "weapon; school staff respond.",
         "weapon_possessed": "A knife or other weapon: the school resource officer is sent.",

@@ -140,3 +140,13 @@ def test_my_incidents_shows_the_first_words_of_each_narrative(demo):
         "listens to him, …</p>"
     ) in html
     assert "ten minutes" not in html
+
+
+def test_the_responder_reads_an_unanswered_weapon_as_not_answered(demo):
+    incident = file_and_route(category="weapon", danger_now="none")
+    item = routing_item(incident, "sro")
+
+    html = page(f"/queues/items/{item.pk}/", "sro")
+
+    assert "<code>weapon</code> = not answered (not sure)" in html
+    assert "<dt>Weapon</dt><dd>Not sure (not answered)</dd>" in html

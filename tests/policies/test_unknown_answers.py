@@ -11,7 +11,9 @@ import itertools
 import pytest
 
 from policies.defaults import DEFAULT_POLICY
+from policies.diff import describe_condition
 from policies.engine import compile_ruleset
+from policies.forms import editor_data
 from policies.registry import FACTS, SAFETY_ANSWERS, value_label, weapon_reported
 from tests.policies.test_engine import BASE, facts, leaf, rule, ruleset
 
@@ -249,3 +251,13 @@ def test_weapon_reported_matches_the_engine():
 def test_base_answers_every_safety_question():
     # The table above compares against BASE: it must answer every question.
     assert all(BASE[name] != "unknown" for name in SAFETY_ANSWERS)
+
+
+def test_the_rule_editor_offers_unknown_in_words():
+    values = editor_data()["facts"]["weapon"]["values"]
+    assert values[-1] == ["unknown", "Not answered (not sure)"]
+    for name in SAFETY_ANSWERS:
+        assert ["unknown", "Not answered (not sure)"] in editor_data()["facts"][name]["values"]
+    assert describe_condition(leaf("weapon", "in", ["none", "unknown"])) == (
+        "Weapon is one of none, not answered (not sure)"
+    )
