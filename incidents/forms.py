@@ -254,6 +254,8 @@ class IncidentForm(forms.Form):
         label="Who is with the student now?",
         choices=[("", "Choose, if you know")] + _answers(WithNow),
         required=False,
+        help_text="A counselor, psychologist or social worker with a student who is calming "
+        "down continues; nobody else is sent instead.",
         error_messages={"invalid_choice": "Choose someone from the list."},
     )
     idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -379,8 +381,9 @@ class IncidentForm(forms.Form):
 
     def clean(self):
         cleaned = super().clean()
-        if self._ask_again_for_cues(cleaned):
-            return cleaned
+        # Asking again is not an error in what was typed: the rest is still checked, so the
+        # page says everything at once.
+        self._ask_again_for_cues(cleaned)
         payload = {
             "school": cleaned.get("school", ""),
             "category": cleaned.get("category", ""),
