@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from incidents import services
 from incidents.models import Category, Incident
+from schools.models import User
 from tests.e2e.conftest import assert_accessible, fits_a_phone, sign_in
 
 GUN = "A student says another student has a gun in his backpack"
@@ -72,6 +73,22 @@ def test_a_gun_report_with_only_narrative_and_weapon_is_never_sent_as_no_weapon(
         "The school resource officer at Washington Middle has been told", timeout=15_000
     )
     expect(page.locator(".facts").nth(2)).to_contain_text("Not sure (not answered)")
+    assert fits_a_phone(page)
+    assert_accessible(page)
+
+    # The SRO resolves it: "My incidents" shows the first words, the outcome and its summary.
+    item = incident.queue_items.get(route="sro", origin="routing")
+    services.queue_item_resolve(
+        user=User.objects.get(username="sro"),
+        item_id=item.pk,
+        outcome="no_action_needed",
+        summary="The backpack was searched with the principal: a toy, no weapon.",
+    )
+    page.goto(f"{live_server.url}/incidents/mine/")
+    card = page.locator(f"#incident-{incident.pk}")
+    expect(card).to_contain_text("A student says another student has a gun in his backpack")
+    expect(card).to_contain_text("No action needed: The backpack was searched")
+    expect(card).to_contain_text("Resolved")
     assert fits_a_phone(page)
     assert_accessible(page)
 

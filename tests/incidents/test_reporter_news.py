@@ -113,7 +113,10 @@ def test_reporter_is_emailed_when_acknowledged_and_when_resolved(
     # Mail carries no student name, narrative or summary: the page has them.
     assert "Jordan" not in body and "counselor and went back" not in body
     mine = page("/incidents/mine/")
-    assert "<dt>Outcome</dt><dd>Counseling provided</dd>" in mine
+    assert (
+        '<dt>Outcome</dt><dd><p class="incident-card-outcome"><strong>Counseling provided'
+        "</strong>: Jordan met the counselor and went back to class.</p></dd>"
+    ) in mine
     assert "Resolved" in mine
 
 
