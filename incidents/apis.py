@@ -50,7 +50,10 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
         description="File an incident. 201 with the incident; a repeated Idempotency-Key "
         "answers 200 with the incident it first created. 400 with errors keyed by field; "
-        "403 for a school where you have no role.",
+        "403 for a school where you have no role. A safety answer (weapon, injury, threat, "
+        "danger_now, student_state, with_now) that is omitted is stored and returned as "
+        '"unknown", never as "none"; a "weapon" report whose weapon is unknown is routed as '
+        "a weapon possessed (the SRO responds).",
     )
     def create(self, request):
         serializer = IncidentInSerializer(data=request.data, context={"request": request})

@@ -17,6 +17,7 @@ from rest_framework import serializers
 from schools.models import Student, User
 from schools.selectors import school_ids_for, schools_for
 
+from .cues import ASK_AGAIN, questions_to_ask_again
 from .models import (
     Category,
     DangerNow,
@@ -28,6 +29,7 @@ from .models import (
     Weapon,
     WithNow,
 )
+from .selectors import last_school_used
 from .serializers import IncidentInSerializer
 
 STUDENT_KEY = re.compile(r"^students-(\d{1,3})-(student_id|name|age|role)$")
@@ -81,14 +83,120 @@ class StudentRow:
         return entry
 
 
-def _radio(choices, *, initial) -> forms.ChoiceField:
+NOT_SURE = "unknown"
+
+
+def _answers(choices) -> list[tuple[str, str]]:
+    """The answers of a safety question, "Not sure" last and in a few words."""
+    return [(v, "Not sure" if v == NOT_SURE else label) for v, label in choices.choices]
+
+
+def _radio(choices, *, required_message: str = "") -> forms.ChoiceField:
+    # No initial value: a safety question is never pre-answered (issue 12). Unanswered is
+    # sent as nothing, which the API stores as `unknown`.
+    error_messages = {"invalid_choice": "Choose one of the answers shown."}
+    if required_message:
+        error_messages["required"] = required_message
     return forms.ChoiceField(
-        choices=choices.choices,
-        initial=initial,
-        required=False,
+        choices=_answers(choices),
+        required=bool(required_message),
         widget=forms.RadioSelect,
-        error_messages={"invalid_choice": "Choose one of the answers shown."},
+        error_messages=error_messages,
     )
+
+
+# What each answer leads to, in plain words, under the district's default policy and the
+# guardrails (the life-safety floor cannot be turned off).
+LEADS_TO: dict[str, dict[str, str]] = {
+    "danger_now": {
+        "none": "No one is in danger now: the responder for this kind of incident is told.",
+        "to_self": "The student is in danger right now: a clinician and the school resource "
+        "officer respond together.",
+        "to_others": "Other people are in danger right now: the school resource officer is sent.",
+        "unknown": "You do not know yet: the responder asks. This answer alone never sends "
+        "the school resource officer.",
+    },
+    "weapon": {
+        "none": "Nobody had or used one.",
+        "object_used_as_weapon": "An everyday object (a pencil, a chair): not counted as a "
+        "weapon; school staff respond.",
+        "weapon_possessed": "A knife or other weapon: the school resource officer is sent.",
+        "firearm": "A gun: the school resource officer is sent at once.",
+        "unknown": "You do not know what kind: a weapon report is treated as a weapon, and the "
+        "school resource officer is sent.",
+    },
+    "injury": {
+        "none": "No one was hurt.",
+        "first_aid": "First aid only: school staff respond.",
+        "medical_attention": "Call the nurse now; an administrator follows up.",
+        "serious": "Serious injury: a clinician and the school resource officer respond together.",
+        "unknown": "You do not know yet: the responder asks. This answer alone never sends "
+        "the school resource officer.",
+    },
+    "threat": {
+        "none": "No threat was made.",
+        "to_self": "A threat to hurt themself: a counselor responds.",
+        "to_others": "A threat to hurt someone: an administrator assesses it with a counselor.",
+        "to_kill_or_seriously_injure": "A threat to kill or seriously injure: the school "
+        "resource officer is sent.",
+        "unknown": "You do not know yet: an administrator and a counselor assess it.",
+    },
+    "student_state": {
+        "calm": "Calm now.",
+        "calming_down": "Calming down: a counselor, psychologist or social worker already "
+        "with them continues.",
+        "upset": "Upset, but not out of control.",
+        "dysregulated": "Out of control: for a student with an IEP, 504 plan or BIP a "
+        "clinician leads.",
+        "unknown": "You do not know how the student is now.",
+    },
+}
+
+# The follow-up questions each category asks first (the others stay one tap away).
+FOLLOW_UPS: dict[str, tuple[str, ...]] = {
+    "weapon": ("weapon", "injury", "threat"),
+    "intruder": ("weapon", "injury"),
+    "threat": ("threat", "weapon"),
+    "physical_aggression": ("injury", "weapon"),
+    "sexual_misconduct": ("injury", "student_state", "with_now"),
+    "self_harm": ("student_state", "with_now", "threat", "injury"),
+    "emotional_crisis": ("student_state", "with_now"),
+    "abuse_disclosure": ("student_state", "with_now"),
+    "medical": ("injury", "student_state", "with_now"),
+    "bullying_harassment": ("threat", "injury"),
+    "disruption": ("student_state", "with_now"),
+    "other": ("weapon", "injury", "threat", "student_state", "with_now"),
+}
+QUESTIONS = ("weapon", "injury", "threat", "student_state", "with_now")
+LEGENDS = {
+    "danger_now": "Is anyone in danger right now?",
+    "weapon": "Was there a weapon? What kind?",
+    "injury": "Was anyone hurt?",
+    "threat": "Did anyone threaten to hurt someone? Whom?",
+    "student_state": "How is the student now?",
+}
+
+
+@dataclass
+class Option:
+    id: str
+    value: str
+    label: str
+    hint: str
+    checked: bool
+
+
+@dataclass
+class Question:
+    name: str
+    legend: str
+    field: forms.BoundField
+    options: list[Option]
+    categories: str  # space-separated categories that ask it first
+
+    @property
+    def required(self) -> bool:
+        return self.field.field.required
 
 
 class IncidentForm(forms.Form):
@@ -114,7 +222,11 @@ class IncidentForm(forms.Form):
             "Choose one of your schools.",
         },
     )
-    danger_now = _radio(DangerNow, initial=DangerNow.NONE)
+    danger_now = _radio(
+        DangerNow,
+        required_message="Say whether anyone is in danger right now. If you do not know, "
+        'choose "Not sure".',
+    )
     occurred_at = forms.DateTimeField(
         label="When did it happen?",
         required=False,
@@ -128,36 +240,30 @@ class IncidentForm(forms.Form):
         required=False,
         error_messages={"invalid_choice": "Choose a place from the list."},
     )
-    weapon = _radio(Weapon, initial=Weapon.NONE)
-    injury = _radio(Injury, initial=Injury.NONE)
-    threat = _radio(Threat, initial=Threat.NONE)
+    weapon = _radio(Weapon)
+    injury = _radio(Injury)
+    threat = _radio(Threat)
     threat_words = forms.CharField(
-        label="What words were said?",
+        label="What words were said, and to whom?",
         required=False,
         strip=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
-    student_state = _radio(StudentState, initial=StudentState.CALM)
+    student_state = _radio(StudentState)
     with_now = forms.ChoiceField(
         label="Who is with the student now?",
-        choices=WithNow.choices,
-        initial=WithNow.NOBODY,
+        choices=[("", "Choose, if you know")] + _answers(WithNow),
         required=False,
+        help_text="A counselor, psychologist or social worker with a student who is calming "
+        "down continues; nobody else is sent instead.",
         error_messages={"invalid_choice": "Choose someone from the list."},
     )
     idempotency_key = forms.CharField(required=False, widget=forms.HiddenInput)
+    # The questions the narrative's cue words already asked again (space-separated).
+    asked_again = forms.CharField(required=False, widget=forms.HiddenInput)
 
     # Fields that sit in the "more details" part of the page (opened when one has an error).
-    DETAIL_FIELDS = (
-        "occurred_at",
-        "location",
-        "weapon",
-        "injury",
-        "threat",
-        "threat_words",
-        "student_state",
-        "with_now",
-    )
+    DETAIL_FIELDS = ("occurred_at", "location")
 
     def __init__(self, *args, request, **kwargs):
         kwargs.setdefault("label_suffix", "")
@@ -165,11 +271,18 @@ class IncidentForm(forms.Form):
         self.request = request
         self.user: User = request.user
         schools = list(schools_for(self.user))
-        self.fields["school"].choices = [(s.code, s.name) for s in schools]
-        if len(schools) != 1:
-            self.fields["school"].choices.insert(0, ("", "Choose a school"))
-        else:
+        if len(schools) == 1:
+            self.fields["school"].choices = [(schools[0].code, schools[0].name)]
             self.fields["school"].initial = schools[0].code
+        else:
+            # Never pre-selected for someone with several schools: a report filed under the
+            # wrong school reaches the wrong responders. The last one used is listed first.
+            last = last_school_used(self.user)
+            schools.sort(key=lambda school: school.pk != last)
+            self.fields["school"].choices = [("", "Choose a school")] + [
+                (s.code, f"{s.name} (last used)" if s.pk == last else s.name) for s in schools
+            ]
+        self.asked_again_now: set[str] = set()
         self.fields["occurred_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
         self.fields["idempotency_key"].initial = uuid.uuid4().hex
         self.student_rows = self._student_rows() if self.is_bound else []
@@ -208,12 +321,43 @@ class IncidentForm(forms.Form):
             return True
         if not self.is_bound:
             return False
-        defaults = {name: self.fields[name].initial for name in self.DETAIL_FIELDS}
-        defaults.pop("occurred_at")
-        return any(
-            self.data.get(name, default or "") != (default or "")
-            for name, default in defaults.items()
-        )
+        return self.data.get("location", Location.OTHER) != Location.OTHER
+
+    def _answer(self, name: str) -> str:
+        return str(self.data.get(name, "")) if self.is_bound else ""
+
+    def question(self, name: str) -> Question:
+        bound = self[name]
+        current = self._answer(name)
+        options = [
+            Option(
+                id=f"{bound.auto_id}_{i}",
+                value=value,
+                label=label,
+                hint=LEADS_TO[name][value],
+                checked=value == current,
+            )
+            for i, (value, label) in enumerate(self.fields[name].choices)
+        ]
+        categories = " ".join(c for c, asked in FOLLOW_UPS.items() if name in asked)
+        return Question(name, LEGENDS[name], bound, options, categories)
+
+    @property
+    def danger_question(self) -> Question:
+        return self.question("danger_now")
+
+    @property
+    def follow_up_questions(self) -> list[Question]:
+        return [self.question(name) for name in QUESTIONS if name != "with_now"]
+
+    @property
+    def with_now_categories(self) -> str:
+        return " ".join(c for c, asked in FOLLOW_UPS.items() if "with_now" in asked)
+
+    @property
+    def asked_again_value(self) -> str:
+        before = set(self._answer("asked_again").split())
+        return " ".join(sorted(before | self.asked_again_now))
 
     # Browsers send a textarea's line breaks as CRLF; store what the person typed.
     def clean_narrative(self) -> str:
@@ -222,8 +366,24 @@ class IncidentForm(forms.Form):
     def clean_threat_words(self) -> str:
         return self.cleaned_data["threat_words"].replace("\r\n", "\n")
 
+    def _ask_again_for_cues(self, cleaned: dict) -> bool:
+        """The narrative mentions a gun (etc.) and the matching question says "no" or was not
+        answered: ask it once more. Asked once, whatever is answered next is sent."""
+        asked_before = set(str(cleaned.get("asked_again", "")).split())
+        answers = {name: cleaned.get(name, "") for name in ("weapon", "threat")}
+        asks = questions_to_ask_again(cleaned.get("narrative", ""), answers)
+        for question, word in asks.items():
+            if question in asked_before or question in self.errors:
+                continue
+            self.asked_again_now.add(question)
+            self.add_error(question, f"You wrote \u201c{word}\u201d. {ASK_AGAIN[question]}")
+        return bool(self.asked_again_now)
+
     def clean(self):
         cleaned = super().clean()
+        # Asking again is not an error in what was typed: the rest is still checked, so the
+        # page says everything at once.
+        self._ask_again_for_cues(cleaned)
         payload = {
             "school": cleaned.get("school", ""),
             "category": cleaned.get("category", ""),

@@ -50,6 +50,7 @@ class Weapon(models.TextChoices):
     OBJECT_USED_AS_WEAPON = "object_used_as_weapon", "An everyday object used as a weapon"
     WEAPON_POSSESSED = "weapon_possessed", "A weapon (knife, etc.) seen or possessed"
     FIREARM = "firearm", "A gun"
+    UNKNOWN = "unknown", "Not sure (not answered)"
 
 
 class Injury(models.TextChoices):
@@ -57,6 +58,7 @@ class Injury(models.TextChoices):
     FIRST_AID = "first_aid", "Needed first aid only"
     MEDICAL_ATTENTION = "medical_attention", "Needs a nurse or doctor"
     SERIOUS = "serious", "Serious injury"
+    UNKNOWN = "unknown", "Not sure (not answered)"
 
 
 class Threat(models.TextChoices):
@@ -64,12 +66,14 @@ class Threat(models.TextChoices):
     TO_SELF = "to_self", "To hurt themself"
     TO_OTHERS = "to_others", "To hurt someone else"
     TO_KILL_OR_SERIOUSLY_INJURE = "to_kill_or_seriously_injure", "To kill or seriously injure"
+    UNKNOWN = "unknown", "Not sure (not answered)"
 
 
 class DangerNow(models.TextChoices):
     NONE = "none", "No one"
     TO_SELF = "to_self", "The student is in danger"
     TO_OTHERS = "to_others", "Other people are in danger"
+    UNKNOWN = "unknown", "Not sure (not answered)"
 
 
 class StudentState(models.TextChoices):
@@ -77,6 +81,7 @@ class StudentState(models.TextChoices):
     CALMING_DOWN = "calming_down", "Calming down"
     UPSET = "upset", "Upset"
     DYSREGULATED = "dysregulated", "Out of control (dysregulated)"
+    UNKNOWN = "unknown", "Not sure (not answered)"
 
 
 class WithNow(models.TextChoices):
@@ -88,6 +93,7 @@ class WithNow(models.TextChoices):
     NURSE = "nurse", "The nurse"
     ADMINISTRATOR = "administrator", "An administrator"
     SRO = "sro", "The school resource officer"
+    UNKNOWN = "unknown", "Not sure (not answered)"
 
 
 class Route(models.TextChoices):
@@ -114,15 +120,19 @@ class Incident(models.Model):
     location = models.CharField(max_length=20, choices=Location.choices, default=Location.OTHER)
     category = models.CharField(max_length=24, choices=Category.choices)
     narrative = models.TextField(max_length=NARRATIVE_MAX_LENGTH)
-    weapon = models.CharField(max_length=24, choices=Weapon.choices, default=Weapon.NONE)
-    injury = models.CharField(max_length=20, choices=Injury.choices, default=Injury.NONE)
-    threat = models.CharField(max_length=30, choices=Threat.choices, default=Threat.NONE)
+    # Safety answers: an unanswered question is `unknown`, never "no" (issue 12). Rows filed
+    # before `unknown` existed keep the answers they were stored with.
+    weapon = models.CharField(max_length=24, choices=Weapon.choices, default=Weapon.UNKNOWN)
+    injury = models.CharField(max_length=20, choices=Injury.choices, default=Injury.UNKNOWN)
+    threat = models.CharField(max_length=30, choices=Threat.choices, default=Threat.UNKNOWN)
     threat_words = models.TextField(max_length=2_000, blank=True)
-    danger_now = models.CharField(max_length=12, choices=DangerNow.choices, default=DangerNow.NONE)
-    student_state = models.CharField(
-        max_length=16, choices=StudentState.choices, default=StudentState.CALM
+    danger_now = models.CharField(
+        max_length=12, choices=DangerNow.choices, default=DangerNow.UNKNOWN
     )
-    with_now = models.CharField(max_length=24, choices=WithNow.choices, default=WithNow.NOBODY)
+    student_state = models.CharField(
+        max_length=16, choices=StudentState.choices, default=StudentState.UNKNOWN
+    )
+    with_now = models.CharField(max_length=24, choices=WithNow.choices, default=WithNow.UNKNOWN)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     # A client-chosen key so a resent or double-clicked filing creates one incident.
     idempotency_key = models.CharField(max_length=64, blank=True, default="")

@@ -33,6 +33,11 @@ class SampleIncidentForm(IncidentForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["narrative"].required = False
+        # A sample may leave danger unanswered, to preview what `unknown` does.
+        self.fields["danger_now"].required = False
+
+    def _ask_again_for_cues(self, cleaned: dict) -> bool:
+        return False  # a sample is never filed: nothing to ask again
 
     def clean_narrative(self) -> str:
         return self.cleaned_data.get("narrative") or "Preview of a sample incident."

@@ -23,6 +23,7 @@ from .models import (
     ItemState,
     QueueItem,
     ResponderQueue,
+    Status,
     TimelineEvent,
 )
 
@@ -95,6 +96,18 @@ def incidents_filed_by(user: User) -> QuerySet[Incident]:
         Incident.objects.filter(filed_by=user)
         .select_related("school")
         .annotate(current_route=current_route_annotation())
+    )
+
+
+def last_school_used(user: User) -> int | None:
+    """The school of the last incident this person filed (the report form lists it first)."""
+    if not user.is_authenticated:
+        return None
+    return (
+        Incident.objects.filter(filed_by=user)
+        .order_by("-filed_at", "-id")
+        .values_list("school_id", flat=True)
+        .first()
     )
 
 
@@ -387,3 +400,51 @@ def queue_item_detail(user: User, item_id: int) -> QueueItemDetail:
         students=incident_students_for_item(item),
         timeline=list(incident_timeline_for_responder(item.incident_id, item)),
     )
+
+
+# Who responds on each route, as the reporter reads it on the incident page.
+ROUTE_WHO = {
+    "counselor": "A counselor",
+    "administrator": "An administrator",
+    "co_responder": "A clinician and the school resource officer",
+    "sro": "The school resource officer",
+}
+ROUTE_WHO_ALSO = {
+    "counselor": "a counselor",
+    "administrator": "an administrator",
+    "co_responder": "the co-responder team",
+    "sro": "the school resource officer",
+}
+
+
+def incident_next_step(incident: Incident, route: str | None) -> str:
+    """What happens next, in plain words: who has been told, and how soon they must respond
+    ("A counselor at Washington Middle has been told and must respond within 15 minutes")."""
+    from .services import ack_deadline_minutes
+
+    school = incident.school.name
+    if incident.status == Status.RESOLVED:
+        return "The responders have closed this report. What they did is below."
+    if route is None:
+        return (
+            "The right responder is being chosen now. This page shows who it is as soon as it "
+            "is decided."
+        )
+    who = ROUTE_WHO[route]
+    if incident.status == Status.ACKNOWLEDGED:
+        they = "are" if route == "co_responder" else "is"
+        return (
+            f"{who} at {school} {they} on it. You will be told here and by email when it is "
+            "resolved."
+        )
+    minutes = ack_deadline_minutes(incident.school.district, route)
+    have = "have" if route == "co_responder" else "has"
+    text = (
+        f"{who} at {school} {have} been told and must respond within "
+        f"{minutes:g} minute{'' if minutes == 1 else 's'}."
+    )
+    also = [r for r in (incident.decision or {}).get("also_notify", []) if r in ROUTE_WHO_ALSO]
+    if also and route == incident.route:
+        names = " and ".join(ROUTE_WHO_ALSO[r] for r in also)
+        text += f" {names[:1].upper()}{names[1:]} {'are' if len(also) > 1 else 'is'} also told."
+    return text + " You will be told here and by email when a responder is on it."

@@ -29,6 +29,10 @@ from .selectors import incident_current_route, incident_outcomes
 from .services import InvolvedStudent
 
 CLOCK_SKEW = timedelta(minutes=5)
+OMITTED_IS_UNKNOWN = (
+    'Omitted: stored and returned as "unknown" (not answered), never as "none". In a '
+    '"weapon" report an unknown weapon counts as a weapon possessed.'
+)
 MAX_STUDENTS = 50
 
 
@@ -93,15 +97,18 @@ class IncidentInSerializer(serializers.Serializer):
             "blank": "Describe what happened in your own words.",
         },
     )
-    weapon = choice_field(Weapon, default=Weapon.NONE)
-    injury = choice_field(Injury, default=Injury.NONE)
-    threat = choice_field(Threat, default=Threat.NONE)
+    # Safety answers: omitted is `unknown` ("not sure"), never "none" (issue 12).
+    weapon = choice_field(Weapon, default=Weapon.UNKNOWN, help_text=OMITTED_IS_UNKNOWN)
+    injury = choice_field(Injury, default=Injury.UNKNOWN, help_text=OMITTED_IS_UNKNOWN)
+    threat = choice_field(Threat, default=Threat.UNKNOWN, help_text=OMITTED_IS_UNKNOWN)
     threat_words = StrictCharField(
         required=False, allow_blank=True, max_length=2000, trim_whitespace=False, default=""
     )
-    danger_now = choice_field(DangerNow, default=DangerNow.NONE)
-    student_state = choice_field(StudentState, default=StudentState.CALM)
-    with_now = choice_field(WithNow, default=WithNow.NOBODY)
+    danger_now = choice_field(DangerNow, default=DangerNow.UNKNOWN, help_text=OMITTED_IS_UNKNOWN)
+    student_state = choice_field(
+        StudentState, default=StudentState.UNKNOWN, help_text=OMITTED_IS_UNKNOWN
+    )
+    with_now = choice_field(WithNow, default=WithNow.UNKNOWN, help_text=OMITTED_IS_UNKNOWN)
     students = InvolvedStudentInSerializer(many=True, required=False, default=list)
     idempotency_key = StrictCharField(
         required=False,

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from policies import selectors as policy_selectors
 from policies.models import RuleSetStatus
-from policies.registry import LIFE_SAFETY_DANGER, WEAPON_VALUES
+from policies.registry import LIFE_SAFETY_DANGER, weapon_reported
 from schools.models import Role, School, Student, User
 from schools.selectors import has_role_at
 
@@ -75,13 +75,13 @@ def incident_file(
     narrative: str,
     occurred_at: datetime | None = None,
     location: str = "other",
-    weapon: str = "none",
-    injury: str = "none",
-    threat: str = "none",
+    weapon: str = "unknown",
+    injury: str = "unknown",
+    threat: str = "unknown",
     threat_words: str = "",
-    danger_now: str = "none",
-    student_state: str = "calm",
-    with_now: str = "nobody",
+    danger_now: str = "unknown",
+    student_state: str = "unknown",
+    with_now: str = "unknown",
     students: list[InvolvedStudent] = (),
     idempotency_key: str = "",
 ) -> tuple[Incident, bool]:
@@ -127,7 +127,7 @@ def incident_file(
             timeline_record(incident=incident, kind=EventKind.FILED, actor=reporter)
             # Life safety first: an incident the life-safety floor covers always sends its own
             # routing message, which routes it before anything else waiting.
-            life_safety = weapon in WEAPON_VALUES or danger_now == LIFE_SAFETY_DANGER
+            life_safety = weapon_reported(category, weapon) or danger_now == LIFE_SAFETY_DANGER
             transaction.on_commit(
                 lambda: incident_dispatch(incident_id=incident.pk, force=life_safety)
             )
@@ -909,6 +909,7 @@ def queue_item_acknowledge(*, user: User, item_id: int) -> QueueItem:
         )
         _incident_status_refresh(item.incident_id)
         _publish_after_commit(item, "acknowledged")
+        reporter_notify(item=item, event="acknowledged", actor=user)
     return item
 
 
@@ -1032,7 +1033,38 @@ def queue_item_resolve(*, user: User, item_id: int, outcome: str, summary: str =
         )
         _incident_status_refresh(item.incident_id)
         _publish_after_commit(item, "resolved")
+        reporter_notify(item=item, event="resolved", actor=user)
     return item
+
+
+REPORTER_NEWS = {
+    "acknowledged": ("a responder is on it", "{who} is on the incident you reported."),
+    "resolved": ("resolved", "{who} has resolved the incident you reported. Outcome: {outcome}."),
+}
+
+
+def reporter_notify(*, item: QueueItem, event: str, actor: User) -> None:
+    """Tell the reporter, by email after commit, that their incident's item was acknowledged
+    or resolved, with the outcome they may read. "My incidents" shows the same from the item's
+    state. The mail names no student and carries no narrative or summary: it links to the page.
+    Notifications to other queues (also_notify) are not news for the reporter."""
+    from django.conf import settings
+    from django.core.mail import EmailMessage
+
+    incident = item.incident
+    reporter = incident.filed_by
+    if item.origin == ItemOrigin.NOTIFY or reporter.pk == actor.pk or not reporter.email:
+        return
+    subject, lead = REPORTER_NEWS[event]
+    who = f"The {item.get_route_display().lower()} team"
+    outcome = Outcome(item.outcome).label if item.outcome else ""
+    message = EmailMessage(
+        subject=f"[{incident.school.code}] Your report #{incident.pk}: {subject}",
+        body=f"{lead.format(who=who, outcome=outcome)}\n"
+        f"{settings.SITE_URL}/incidents/{incident.pk}/\n",
+        to=[reporter.email],
+    )
+    transaction.on_commit(lambda: _email_many([message]))
 
 
 def access_record(

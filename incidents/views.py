@@ -54,6 +54,7 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "polling": incident.status == Status.RECEIVED,
         "route": route,
         "route_display": Route(route).label if route else "",
+        "next_step": selectors.incident_next_step(incident, route),
     }
     if request.GET.get("part") == "status":
         return render(request, "incidents/_status.html", context)
@@ -65,7 +66,11 @@ def incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def incidents_mine(request: HttpRequest) -> HttpResponse:
-    incidents = selectors.incidents_filed_by(request.user).order_by("-filed_at", "-id")
+    incidents = (
+        selectors.incidents_filed_by(request.user)
+        .prefetch_related(selectors.resolved_items_prefetch())
+        .order_by("-filed_at", "-id")
+    )
     page = Paginator(incidents, MY_INCIDENTS_PER_PAGE).get_page(request.GET.get("page"))
     for incident in page:
         incident.current_route_display = (
@@ -77,21 +82,32 @@ def incidents_mine(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def student_search(request: HttpRequest) -> JsonResponse:
-    """Roster matches for the picker: only for a school where the person has a role."""
+    """Roster matches for the picker: of one school where the person has a role, or, with no
+    ``school``, of every school where they work (picking a student then sets the school)."""
     if not request.user.is_authenticated:
         return JsonResponse({"detail": "Sign in first."}, status=403)
-    school = School.objects.filter(code__iexact=request.GET.get("school", "").strip()).first()
-    if school is None or not has_role_at(request.user, school):
-        return JsonResponse(
-            {"detail": "You can only search the roster of a school where you work."}, status=403
-        )
+    code = request.GET.get("school", "").strip()
+    school = None
+    if code:
+        school = School.objects.filter(code__iexact=code).first()
+        if school is None or not has_role_at(request.user, school):
+            return JsonResponse(
+                {"detail": "You can only search the roster of a school where you work."},
+                status=403,
+            )
     query = request.GET.get("q", "").strip()[:100]
     if not query:
         return JsonResponse([], safe=False)
     students = students_search(user=request.user, school=school, query=query)
     return JsonResponse(
         [
-            {"student_id": s.student_id, "name": s.full_name, "grade": grade_label(s.grade)}
+            {
+                "student_id": s.student_id,
+                "name": s.full_name,
+                "grade": grade_label(s.grade),
+                "school": s.school.code,
+                "school_name": s.school.name,
+            }
             for s in students
         ],
         safe=False,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .engine import normalize_ruleset
-from .registry import FACTS, GUARDRAILS, OPERATOR_LABELS
+from .registry import FACTS, GUARDRAILS, OPERATOR_LABELS, value_label
 
 ROUTE_WORDS = {
     "counselor": "counselor",
@@ -44,7 +44,7 @@ def value_words(value: Any) -> str:
         return "(empty)"
     if isinstance(value, list):
         return ", ".join(value_words(v) for v in value) or "(nothing)"
-    return str(value).replace("_", " ")
+    return value_label(value)
 
 
 def describe_condition(node: Any, nested: bool = False) -> str:

@@ -33,6 +33,7 @@ from policies.registry import (
     OPERATORS,
     OPERATORS_BY_TYPE,
     ROUTES,
+    UNKNOWN,
     WEAPON_VALUES,
 )
 
@@ -805,7 +806,11 @@ def _disability_from_flags(get: Callable[[str], Any]) -> bool | None:
     return None if all(f is None for f in flags) else False
 
 
-_WEAPON_WORDS = {"firearm": "a firearm was involved", "weapon_possessed": "a weapon was possessed"}
+_WEAPON_WORDS = {
+    "firearm": "a firearm was involved",
+    "weapon_possessed": "a weapon was possessed",
+    UNKNOWN: "a weapon was reported and its kind was not answered (counted as a weapon possessed)",
+}
 
 
 class CompiledPolicy:
@@ -906,7 +911,12 @@ class CompiledPolicy:
         state["reasons"] = reasons
         route = state["route"]
         weapon = get("weapon")
-        armed = weapon == "firearm" or weapon == "weapon_possessed"
+        # A weapon report whose kind is unknown counts as a weapon possessed (weapon_reported).
+        armed = (
+            weapon == "firearm"
+            or weapon == "weapon_possessed"
+            or (weapon == UNKNOWN and get("category") == "weapon")
+        )
         others_in_danger = get("danger_now") == LIFE_SAFETY_DANGER
         # Guardrails only ever move sro/co_responder down, or anything else up to sro.
         if route in SRO_OR_CO or armed or others_in_danger:

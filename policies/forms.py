@@ -28,6 +28,7 @@ from .registry import (
     OPERATORS_BY_TYPE,
     ROUTE_LABELS,
     ROUTES,
+    value_label,
 )
 
 MAX_SPEC_CHARS = 500_000
@@ -35,7 +36,7 @@ MAX_SPEC_CHARS = 500_000
 
 def words(value: str) -> str:
     """A registry value for people: "object_used_as_weapon" -> "Object used as weapon"."""
-    text = str(value).replace("_", " ")
+    text = value_label(value)
     return text[:1].upper() + text[1:]
 
 

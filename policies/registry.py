@@ -43,6 +43,27 @@ OPERATOR_LABELS: dict[str, str] = {
 # "Weapon" in the policy means possessed or a firearm: an everyday object used as a weapon
 # (a pencil) is not one, for the rules or for the guardrails.
 WEAPON_VALUES = frozenset({"weapon_possessed", "firearm"})
+
+# Every safety answer may be "not sure" or not given: `unknown`, its own value, never "none".
+UNKNOWN = "unknown"
+UNKNOWN_LABEL = "not answered (not sure)"
+SAFETY_ANSWERS = ("weapon", "injury", "threat", "danger_now", "student_state", "with_now")
+
+
+def weapon_reported(category: object, weapon: object) -> bool:
+    """A weapon for the life-safety floor: possessed or a firearm, or a report in category
+    `weapon` whose kind is unknown (a person who reports a weapon and cannot say what kind
+    has still reported a weapon: it counts as one possessed)."""
+    return weapon in WEAPON_VALUES or (category == "weapon" and weapon == UNKNOWN)
+
+
+def value_label(value: object) -> str:
+    """A registry value for people: "object_used_as_weapon" -> "object used as weapon"."""
+    if value == UNKNOWN:
+        return UNKNOWN_LABEL
+    return str(value).replace("_", " ")
+
+
 LIFE_SAFETY_DANGER = "to_others"
 CLINICIANS = frozenset({"counselor", "school_psychologist", "social_worker"})
 
@@ -117,43 +138,46 @@ _FACTS: tuple[Fact, ...] = (
         CHOICE,
         "Weapon",
         "None; an everyday object used as a weapon (not a weapon for the rules); a weapon "
-        "seen or possessed; a firearm.",
-        ("none", "object_used_as_weapon", "weapon_possessed", "firearm"),
+        "seen or possessed; a firearm; unknown (not answered). In a `weapon` report an "
+        "unknown kind counts as a weapon possessed for the life-safety floor.",
+        ("none", "object_used_as_weapon", "weapon_possessed", "firearm", "unknown"),
     ),
     Fact(
         "injury",
         CHOICE,
         "Injury",
-        "The worst injury to anyone: none, first aid, medical attention or serious.",
-        ("none", "first_aid", "medical_attention", "serious"),
+        "The worst injury to anyone: none, first aid, medical attention, serious, or unknown "
+        "(not answered).",
+        ("none", "first_aid", "medical_attention", "serious", "unknown"),
     ),
     Fact(
         "threat",
         CHOICE,
         "Threat",
-        "A threat that was made: none, to self, to others, or to kill or seriously injure. "
-        "A threat in words alone is not a life-safety fact.",
-        ("none", "to_self", "to_others", "to_kill_or_seriously_injure"),
+        "A threat that was made: none, to self, to others, to kill or seriously injure, or "
+        "unknown (not answered). A threat in words alone is not a life-safety fact.",
+        ("none", "to_self", "to_others", "to_kill_or_seriously_injure", "unknown"),
     ),
     Fact(
         "danger_now",
         CHOICE,
         "Danger right now",
-        "Is anyone in danger right now: no one, the student, or others.",
-        ("none", "to_self", "to_others"),
+        "Is anyone in danger right now: no one, the student, others, or unknown (not answered).",
+        ("none", "to_self", "to_others", "unknown"),
     ),
     Fact(
         "student_state",
         CHOICE,
         "Student's state",
-        "How the student is now: calm, calming down, upset or dysregulated.",
-        ("calm", "calming_down", "upset", "dysregulated"),
+        "How the student is now: calm, calming down, upset, dysregulated, or unknown (not "
+        "answered).",
+        ("calm", "calming_down", "upset", "dysregulated", "unknown"),
     ),
     Fact(
         "with_now",
         CHOICE,
         "With the student now",
-        "Who is with the student right now.",
+        "Who is with the student right now; unknown when not answered.",
         (
             "nobody",
             "teacher",
@@ -163,6 +187,7 @@ _FACTS: tuple[Fact, ...] = (
             "nurse",
             "administrator",
             "sro",
+            "unknown",
         ),
     ),
     Fact("any_iep", BOOL, "Has an IEP", "A student involved has an IEP (from the roster)."),
@@ -230,8 +255,9 @@ GUARDRAILS: dict[str, dict[str, str]] = {
     },
     "life_safety_floor": {
         "label": "Life-safety floor",
-        "description": "A firearm, a weapon possessed, or others in danger right now always "
-        "involves the SRO. Cannot be turned off.",
+        "description": "A firearm, a weapon possessed (a weapon report whose kind is unknown "
+        "counts as one), or others in danger right now always involves the SRO. Cannot be "
+        "turned off.",
     },
 }
 DEFAULT_MINIMUM_AGE = 10

@@ -66,17 +66,21 @@ def has_role_at(user: User, school: School, roles: Iterable[str] | None = None) 
 
 
 def students_search(
-    *, user: User, school: School, query: str, limit: int = 20
+    *, user: User, school: School | None, query: str, limit: int = 20
 ) -> QuerySet[Student]:
-    """Roster students of one school matching a name or id; only for staff of that school."""
-    if not has_role_at(user, school):
+    """Roster students matching a name or id: of one school, only for staff of that school,
+    or (``school=None``) of every school where the person works."""
+    if school is None:
+        students = Student.objects.filter(school_id__in=school_ids_for(user))
+    elif not has_role_at(user, school):
         return Student.objects.none()
+    else:
+        students = Student.objects.filter(school=school)
     query = query.strip()
-    students = Student.objects.filter(school=school)
     for term in query.split()[:4]:
         students = students.filter(
             Q(first_name__icontains=term)
             | Q(last_name__icontains=term)
             | Q(student_id__istartswith=term)
         )
-    return students.order_by("last_name", "first_name")[:limit]
+    return students.select_related("school").order_by("last_name", "first_name")[:limit]

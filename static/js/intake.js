@@ -1,4 +1,6 @@
-// Report-an-incident page: the student picker, the threat words toggle, one submit only.
+// Report-an-incident page: the category's follow-up questions first, the student picker
+// (across all of the person's schools; picking a student sets the school), the threat words
+// toggle, one submit only.
 // Incident page: refresh the status part while the incident waits for routing.
 // Plain JS, no build step. Without it the form still works; only the picker needs it.
 (function () {
@@ -34,22 +36,64 @@
       submit.textContent = "Send report";
     });
 
+    setupFollowUps(form);
     setupThreatWords(form);
     setupPicker(form);
+  }
+
+  // The questions the chosen category asks come right after "Is anyone in danger right
+  // now?"; the others wait under "More questions". A question already answered, or asked
+  // again by the server, always stays in view. Nothing is ever answered for the reporter.
+  function setupFollowUps(form) {
+    var category = document.getElementById("id_category");
+    var main = document.getElementById("follow-ups");
+    var more = document.getElementById("more-questions");
+    var moreBody = document.getElementById("more-questions-body");
+    if (!category || !main || !more || !moreBody) return;
+    var blocks = Array.prototype.slice.call(main.querySelectorAll(".question-block"));
+
+    function inView(block) {
+      var select = block.querySelector("select");
+      return (
+        block.querySelector("input:checked") ||
+        (select && select.value) ||
+        block.querySelector(".errorlist")
+      );
+    }
+
+    function arrange() {
+      var chosen = category.value;
+      var waiting = 0;
+      blocks.forEach(function (block) {
+        var asks = (" " + block.getAttribute("data-for") + " ").indexOf(" " + chosen + " ") >= 0;
+        if ((chosen && asks) || inView(block)) {
+          main.appendChild(block);
+        } else {
+          moreBody.appendChild(block);
+          waiting += 1;
+        }
+      });
+      more.hidden = waiting === 0;
+    }
+    category.addEventListener("change", arrange);
+    arrange();
   }
 
   function setupThreatWords(form) {
     var wrapper = document.getElementById("threat-words-field");
     var words = document.getElementById("id_threat_words");
+    var category = document.getElementById("id_category");
     if (!wrapper || !words) return;
     function update() {
       var checked = form.querySelector("input[name=threat]:checked");
       var noThreat = !checked || checked.value === "none";
-      wrapper.hidden = noThreat && !words.value;
+      var threatReport = category && category.value === "threat";
+      wrapper.hidden = noThreat && !threatReport && !words.value;
     }
     form.querySelectorAll("input[name=threat]").forEach(function (radio) {
       radio.addEventListener("change", update);
     });
+    if (category) category.addEventListener("change", update);
     update();
   }
 
@@ -61,6 +105,7 @@
     var status = document.getElementById("student-results-status");
     var school = document.getElementById("id_school");
     var searchUrl = form.getAttribute("data-search-url");
+    var manySchools = school && school.options.length > 1;
     picker.hidden = false;
 
     var nextIndex = 0;
@@ -76,10 +121,11 @@
       return ids;
     }
 
-    function addRow(label, detail, hidden) {
+    function addRow(label, detail, hidden, schoolCode) {
       var index = nextIndex++;
       var rowId = "student-" + index;
       var row = el("li", { class: "chosen-student", id: rowId, "data-index": String(index) });
+      if (schoolCode) row.setAttribute("data-school", schoolCode);
       row.appendChild(el("span", { class: "chosen-name" }, label));
       if (detail) {
         row.appendChild(document.createTextNode(" "));
@@ -106,6 +152,20 @@
       select.focus();
     }
 
+    // Picking a student chooses their school; a report is about one school.
+    function chooseSchoolOf(student) {
+      if (!school || !student.school) return "";
+      var before = school.value;
+      school.value = student.school;
+      if (school.value !== student.school) return ""; // not one of this person's schools
+      var others = list.querySelectorAll("li[data-school]:not([data-school='" + student.school + "'])");
+      if (others.length) {
+        return " The school is now " + student.school_name + ": remove the students from other schools.";
+      }
+      if (before !== student.school) return " School set to " + student.school_name + ".";
+      return "";
+    }
+
     list.addEventListener("click", function (event) {
       var button = event.target.closest("button[data-remove]");
       if (!button) return;
@@ -122,13 +182,15 @@
       students.forEach(function (student) {
         var item = el("li");
         var label = student.name + ", grade " + student.grade + " (" + student.student_id + ")";
+        if (manySchools && student.school_name) label += ", " + student.school_name;
         var button = el("button", { type: "button", class: "button result" }, label);
         if (taken[student.student_id]) {
           button.disabled = true;
           button.textContent = label + ": already added";
         }
         button.addEventListener("click", function () {
-          addRow(student.name, student.student_id, { student_id: student.student_id });
+          addRow(student.name, student.student_id, { student_id: student.student_id }, student.school);
+          status.textContent += chooseSchoolOf(student);
           results.textContent = "";
           search.value = "";
         });
@@ -149,12 +211,9 @@
         status.textContent = "";
         return;
       }
-      if (!school || !school.value) {
-        status.textContent = "Choose the school first.";
-        return;
-      }
       var ticket = ++latest;
-      var url = searchUrl + "?school=" + encodeURIComponent(school.value) + "&q=" + encodeURIComponent(query);
+      // Every school where this person works: picking a student sets the school.
+      var url = searchUrl + "?q=" + encodeURIComponent(query);
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (response) {
           if (!response.ok) throw new Error(String(response.status));

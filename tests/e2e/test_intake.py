@@ -50,6 +50,7 @@ def test_teacher_reports_an_incident_with_a_roster_student(page, live_server, de
 
     page.get_by_label("What happened, in your own words").fill(NARRATIVE)
     page.get_by_label("What kind of incident is it?").select_option("disruption")
+    page.locator("#q-danger_now").get_by_label("No one", exact=True).check()
     page.get_by_role("button", name="Send report").click()
     page.wait_for_url(re.compile(r"/incidents/\d+/$"))
 
@@ -72,12 +73,13 @@ def test_teacher_reports_an_incident_with_a_roster_student(page, live_server, de
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="My incidents").click()
     page.wait_for_url(f"{live_server.url}/incidents/mine/")
-    row = page.get_by_role("row", name=re.compile(rf"^#{incident.pk}\b"))
-    expect(row).to_contain_text("WAS-MS")
-    expect(row).to_contain_text("Disruption or defiance")
+    card = page.locator(f"#incident-{incident.pk}")
+    expect(card.get_by_role("heading")).to_have_text(f"#{incident.pk} Disruption or defiance")
+    expect(card).to_contain_text("WAS-MS")
+    expect(card).to_contain_text("Jordan tipped a chair over <b>twice</b> & left the room.")
     assert fits_a_phone(page)
     assert_accessible(page)
-    row.get_by_role("link").click()
+    card.get_by_role("link").click()
     page.wait_for_url(f"{live_server.url}/incidents/{incident.pk}/")
 
 
@@ -98,6 +100,7 @@ def test_someone_not_on_the_roster_can_be_added_and_removed(page, live_server, d
     page.get_by_label("School").select_option("WAS-MS")
     page.get_by_label("What happened, in your own words").fill("A visitor was hit by a ball.")
     page.get_by_label("What kind of incident is it?").select_option("other")
+    page.locator("#q-danger_now").get_by_label("No one", exact=True).check()
     page.get_by_role("button", name="Send report").click()
     page.wait_for_url(re.compile(r"/incidents/\d+/$"))
 

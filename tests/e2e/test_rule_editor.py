@@ -34,7 +34,7 @@ def test_district_admin_drafts_previews_publishes_and_rolls_back(
     # Add a rule with two conditions; the second has no value yet.
     page.get_by_role("button", name="Add a rule").click()
     rule = page.locator("#rules > li.rule").last
-    expect(rule.locator(".rule-number")).to_have_text("Rule 12")
+    expect(rule.locator(".rule-number")).to_have_text("Rule 13")
     expect(rule.get_by_label("Rule name")).to_be_focused()
     rule.get_by_label("Rule name").fill(RULE_NAME)
     # Found by its heading from here on: the heading follows the name as it is typed.
@@ -60,10 +60,10 @@ def test_district_admin_drafts_previews_publishes_and_rolls_back(
     second.get_by_label("Fact").select_option("location")
 
     # Reorder with the keyboard: one place up.
-    rule.get_by_role("button", name="Move up: rule 12").focus()
+    rule.get_by_role("button", name="Move up: rule 13").focus()
     page.keyboard.press("Enter")
-    expect(rule.locator(".rule-number")).to_have_text("Rule 11")
-    expect(rule.get_by_role("button", name="Move up: rule 11")).to_be_focused()
+    expect(rule.locator(".rule-number")).to_have_text("Rule 12")
+    expect(rule.get_by_role("button", name="Move up: rule 12")).to_be_focused()
     assert fits_a_phone(page)
     assert_accessible(page)
 
@@ -71,13 +71,13 @@ def test_district_admin_drafts_previews_publishes_and_rolls_back(
     page.wait_for_url(f"{live_server.url}/rules/2/edit/")
     expect(page.locator(".messages")).to_contain_text("Draft saved with 1 problem")
     summary = page.locator("#error-summary")
-    expect(summary).to_contain_text(f"Rule 11 ({RULE_NAME}), condition: Choose a value")
-    incomplete = page.locator("#cond-rules-10-when-all-1")
+    expect(summary).to_contain_text(f"Rule 12 ({RULE_NAME}), condition: Choose a value")
+    incomplete = page.locator("#cond-rules-11-when-all-1")
     expect(incomplete.locator(".note-error")).to_have_text(
         "Error: Choose a value for this condition."
     )
-    expect(page.locator("#cond-rules-10-when-all-0 .note-error")).to_have_count(0)
-    assert RuleSet.objects.get(version=2).rules[10]["name"] == RULE_NAME  # the work is kept
+    expect(page.locator("#cond-rules-11-when-all-0 .note-error")).to_have_count(0)
+    assert RuleSet.objects.get(version=2).rules[11]["name"] == RULE_NAME  # the work is kept
     assert fits_a_phone(page)
     assert_accessible(page)
 
@@ -89,12 +89,12 @@ def test_district_admin_drafts_previews_publishes_and_rolls_back(
     page.go_back()
 
     # Fix it.
-    page.locator("#cond-rules-10-when-all-1").get_by_label("Value").select_option("gym")
+    page.locator("#cond-rules-11-when-all-1").get_by_label("Value").select_option("gym")
     page.get_by_role("button", name="Save draft").click()
     page.wait_for_url(f"{live_server.url}/rules/2/edit/")
     expect(page.locator(".messages")).to_have_text("Draft saved. It has no errors.")
     expect(page.locator("#error-summary")).to_have_count(0)
-    saved = RuleSet.objects.get(version=2).rules[10]
+    saved = RuleSet.objects.get(version=2).rules[11]
     assert saved["when"] == {
         "all": [
             {"fact": "category", "op": "eq", "value": "medical"},
@@ -124,7 +124,7 @@ def test_district_admin_drafts_previews_publishes_and_rolls_back(
 
     # The diff between the versions.
     page.goto(f"{live_server.url}/rules/compare/?old=1&new=2")
-    expect(page.locator(".changes")).to_contain_text(f"Added rule '{RULE_NAME}' at #11")
+    expect(page.locator(".changes")).to_contain_text(f"Added rule '{RULE_NAME}' at #12")
     assert_accessible(page)
 
     # Publish, with a confirmation.

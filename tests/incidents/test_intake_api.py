@@ -51,7 +51,8 @@ def nothing_written():
     ) == (0, 0, 0)
 
 
-def test_filing_with_only_the_required_fields_uses_safe_defaults(teacher):
+def test_filing_with_only_the_required_fields_stores_unanswered_as_unknown(teacher):
+    # Issue 12 reversed the earlier "safe defaults": an omitted answer is not a "no".
     response = post(api_client_for(teacher), valid())
     assert response.status_code == 201, response.json()
     body = response.json()
@@ -69,15 +70,20 @@ def test_filing_with_only_the_required_fields_uses_safe_defaults(teacher):
             "location",
         )
     } == {
-        "weapon": "none",
-        "injury": "none",
-        "threat": "none",
-        "danger_now": "none",
-        "student_state": "calm",
-        "with_now": "nobody",
+        "weapon": "unknown",
+        "injury": "unknown",
+        "threat": "unknown",
+        "danger_now": "unknown",
+        "student_state": "unknown",
+        "with_now": "unknown",
         "location": "other",
     }
     incident = Incident.objects.get(pk=body["id"])
+    assert (incident.weapon, incident.danger_now, incident.with_now) == (
+        "unknown",
+        "unknown",
+        "unknown",
+    )
     assert incident.filed_by == teacher
     assert abs(incident.occurred_at - timezone.now()) < timedelta(seconds=10)
     assert list(incident.timeline.values_list("kind", "actor")) == [("filed", teacher.pk)]

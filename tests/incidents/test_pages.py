@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.models import AccessLogEntry, Incident, IncidentStudent, TimelineEvent
-from tests.factories import StudentFactory, user_with_role
+from tests.factories import SchoolFactory, StudentFactory, user_with_role
 
 NEW = "/incidents/new/"
 NARRATIVE = "Jordan pushed a chair over and ran to the hallway.\nNobody was hurt."
@@ -66,10 +66,16 @@ def test_form_renders_banner_labels_and_a_fresh_key(client_for, teacher, school)
     assert response.status_code == 200
     html = response.content.decode()
     assert 'class="banner-emergency"' in html
-    assert "Call 911 and use your school's emergency alert first" in html
+    assert (
+        '<a href="tel:911" class="call-911">Call 911</a> and use your school\'s emergency '
+        "alert first" in html
+    )
     assert '<label for="id_narrative">What happened, in your own words</label>' in html
     assert '<label for="student-search">Find a student by name or ID</label>' in html
-    assert "<legend>Is anyone in danger right now?</legend>" in html
+    assert (
+        '<legend>Is anyone in danger right now? <span class="required">(required)</span></legend>'
+        in html
+    )
     assert f'<option value="{school.code}" selected>' in html
     key = re.search(r'name="idempotency_key" value="([0-9a-f]{32})"', html)
     assert key is not None
@@ -346,7 +352,15 @@ def test_student_search_returns_only_that_schools_students(
 
     response = client.get("/incidents/students/", {"school": "WAS-MS", "q": "rivera"})
     assert response.status_code == 200
-    assert response.json() == [{"student_id": "WAS9001", "name": "Jordan Rivera", "grade": "6"}]
+    assert response.json() == [
+        {
+            "student_id": "WAS9001",
+            "name": "Jordan Rivera",
+            "grade": "6",
+            "school": "WAS-MS",
+            "school_name": school.name,
+        }
+    ]
     assert "no-store" in response["Cache-Control"]
     assert client.get("/incidents/students/", {"school": "WAS-MS", "q": " "}).json() == []
 
@@ -402,3 +416,129 @@ def test_home_links_to_the_new_pages(client_for, teacher):
 
     assert '<a class="card" href="/incidents/new/">Report an incident</a>' in html
     assert '<a class="card" href="/incidents/mine/">My incidents</a>' in html
+
+
+# --------------------------------------------------------------------------- issue 12
+
+
+SAFETY_RADIOS = ("danger_now", "weapon", "injury", "threat", "student_state")
+
+
+def test_no_safety_question_is_pre_answered_and_each_answer_says_what_it_leads_to(
+    client_for, teacher
+):
+    html = client_for(teacher).get(NEW).content.decode()
+
+    for name in SAFETY_RADIOS:
+        radios = re.findall(rf'<input type="radio" name="{name}"[^>]*>', html)
+        assert len(radios) >= 4, name
+        assert not [r for r in radios if " checked" in r], name
+        assert f'value="unknown" id="id_{name}_' in html, name
+    assert '<option value="" selected>Choose, if you know</option>' in html
+    assert "Other people are in danger right now: the school resource officer is sent." in html
+    assert 'id="id_danger_now_2_hint"' in html
+    assert "More about what happened (optional)" not in html
+
+
+def test_danger_right_now_must_be_answered(client_for, teacher, school):
+    response = client_for(teacher).post(NEW, form_data(school, danger_now=None))
+
+    html = response.content.decode()
+    assert Incident.objects.count() == 0
+    assert (
+        '<ul class="errorlist" id="id_danger_now_error"><li>Say whether anyone is in danger '
+        "right now. If you do not know, choose &quot;Not sure&quot;.</li></ul>"
+    ) in html
+
+
+def test_unanswered_questions_are_filed_as_unknown(client_for, teacher, school):
+    data = form_data(school, weapon=None, injury=None, threat=None, student_state=None, with_now="")
+    response = client_for(teacher).post(NEW, data)
+
+    assert response.status_code == 302
+    incident = Incident.objects.get()
+    assert (
+        incident.weapon,
+        incident.injury,
+        incident.threat,
+        incident.danger_now,
+        incident.student_state,
+        incident.with_now,
+    ) == ("unknown", "unknown", "unknown", "none", "unknown", "unknown")
+
+
+GUN = "A student says another student has a gun in his backpack"
+
+
+@pytest.mark.parametrize("weapon", ["none", None])
+def test_a_gun_in_the_narrative_asks_the_weapon_question_again_once(
+    client_for, teacher, school, weapon
+):
+    client = client_for(teacher)
+    data = form_data(school, narrative=GUN, category="weapon", weapon=weapon)
+
+    first = client.post(NEW, data)
+
+    html = first.content.decode()
+    assert first.status_code == 200
+    assert Incident.objects.count() == 0
+    assert (
+        '<ul class="errorlist" id="id_weapon_error"><li>You wrote \u201cgun\u201d. Was there a '
+        "weapon? Choose what kind, or &quot;Not sure&quot;."
+    ) in html
+    assert 'href="#id_weapon_0"' in html
+    assert '<input type="hidden" name="asked_again" value="weapon">' in html
+
+    # Asked once: the answer given now is what is filed (a cue never blocks for good).
+    second = client.post(NEW, {**data, "asked_again": "weapon"})
+    assert second.status_code == 302
+    assert Incident.objects.get().weapon == (weapon or "unknown")
+
+
+def test_a_spanish_cue_asks_again_and_a_weapon_answer_is_not_doubted(client_for, teacher, school):
+    client = client_for(teacher)
+    spanish = form_data(school, narrative="Dice que tiene una pistola", weapon="none")
+    assert client.post(NEW, spanish).status_code == 200
+    assert Incident.objects.count() == 0
+
+    answered = form_data(school, narrative=GUN, category="weapon", weapon="firearm")
+    assert client.post(NEW, answered).status_code == 302
+    assert Incident.objects.get().weapon == "firearm"
+
+
+def test_several_schools_none_pre_selected_and_the_last_used_listed_first(
+    client_for, school, other_school
+):
+    third = SchoolFactory(
+        district=school.district, code="LIN-ES", name="Lincoln Elementary", grade_low=0
+    )
+    teacher = user_with_role("teacher", school, other_school, third, username="t3")
+    client = client_for(teacher)
+
+    def school_select(html):
+        return html.split('id="id_school"')[1].split("</select>")[0]
+
+    first = school_select(client.get(NEW).content.decode())
+    assert re.findall(r"<option[^>]*selected", first) == ['<option value="" selected']
+
+    services.incident_file(reporter=teacher, school=third, category="theft", narrative="a")
+    later = school_select(client.get(NEW).content.decode())
+    assert re.findall(r'<option value="([^"]*)"', later) == ["", "LIN-ES", "JEF-HS", "WAS-MS"]
+    assert ">Lincoln Elementary (last used)</option>" in later
+    assert re.findall(r"<option[^>]*selected", later) == ['<option value="" selected']
+
+
+def test_student_search_without_a_school_looks_across_all_of_mine(
+    client_for, school, other_school, jordan
+):
+    teacher = user_with_role("teacher", school, other_school, username="t4")
+    StudentFactory(school=other_school, student_id="JEF0001", last_name="Rivera")
+    elsewhere = StudentFactory(student_id="ELS0001", last_name="Rivera")  # no role there
+
+    found = client_for(teacher).get("/incidents/students/", {"q": "rivera"}).json()
+
+    assert sorted((s["student_id"], s["school"]) for s in found) == [
+        ("JEF0001", "JEF-HS"),
+        ("WAS9001", "WAS-MS"),
+    ]
+    assert elsewhere.student_id not in str(found)

@@ -162,7 +162,7 @@ def test_new_draft_from_a_chosen_version(client, admin):
 
 def test_edit_page_renders_every_rule_with_its_conditions(client, draft):
     html = client.get("/rules/2/edit/").content.decode()
-    assert html.count('class="rule"') + html.count('class="rule ') == 11 + 1  # + the template
+    assert html.count('class="rule"') + html.count('class="rule ') == 12 + 1  # + the template
     assert 'id="cond-rules-0-when-any-0"' in html
     # A single-condition rule is shown as a group of one.
     assert 'id="cond-rules-2-when"' in html
@@ -186,7 +186,7 @@ def test_saving_with_errors_keeps_the_draft_and_shows_the_error_by_the_condition
     assert draft.rules[0]["name"] == "Vaping in the restroom"
     assert draft.rules[0]["id"] == "vaping-in-the-restroom"
     assert draft.rules[0]["when"]["all"][1] == {"fact": "location", "op": "eq", "value": None}
-    assert len(draft.rules) == 12
+    assert len(draft.rules) == 13
 
     html = client.get("/rules/2/edit/").content.decode()
     assert "Draft saved with 1 problem to fix before it can be published." in html

@@ -237,6 +237,20 @@ DEFAULT_CASES = [
         None,
         [],
     ),
+    (
+        "fight with the weapon question not answered",
+        {"category": "physical_aggression", "weapon": "unknown"},
+        "administrator",
+        "school-discipline-unanswered",
+        [],
+    ),
+    (
+        "weapon report with its kind not answered",
+        {"category": "weapon", "weapon": "unknown"},
+        "sro",
+        "life-safety",
+        [],
+    ),
     ("nothing matched", {"category": "medical"}, "administrator", None, []),
 ]
 
@@ -262,8 +276,8 @@ def test_default_policy_covers_every_rule(default):
     assert matched == {*DEFAULT_IDS, None}
 
 
-def test_default_policy_has_eleven_rules_and_a_safe_default():
-    assert len(DEFAULT_POLICY["rules"]) == 11
+def test_default_policy_has_twelve_rules_and_a_safe_default():
+    assert len(DEFAULT_POLICY["rules"]) == 12
     assert DEFAULT_POLICY["default_route"] == "administrator"
     assert all(r["rationale"] and r["source"] for r in DEFAULT_POLICY["rules"])
 
@@ -272,7 +286,7 @@ def test_default_policy_copy_is_independent():
     copied = default_policy()
     copied["rules"].clear()
 
-    assert len(DEFAULT_POLICY["rules"]) == 11
+    assert len(DEFAULT_POLICY["rules"]) == 12
 
 
 # --------------------------------------------------------------------------- Douglas County
@@ -288,7 +302,8 @@ def test_douglas_county_goes_to_the_psychologist_on_scene(default):
         "rule_id": "calming-with-clinician",
         "rule_name": "Already calming down with a clinician",
         "rationale": "The student is already calming down with a counselor, psychologist or "
-        "social worker: the clinician on scene continues.",
+        "social worker: the clinician on scene continues. It needs both answers: an "
+        "unanswered state or 'who is with them' does not match.",
         "reasons": [
             {"fact": "student_state", "value": "calming_down"},
             {"fact": "with_now", "value": "school_psychologist"},
@@ -752,8 +767,8 @@ def test_reasons_list_every_fact_the_rule_tests_in_order_once(default):
 
     assert list(decision.reasons) == [
         {"fact": "weapon", "value": "firearm"},
-        {"fact": "threat", "value": "none"},
         {"fact": "category", "value": "other"},
+        {"fact": "threat", "value": "none"},
     ]
     assert decision.rationale == DEFAULT_POLICY["rules"][0]["rationale"]
     assert decision.tried == ()
@@ -920,7 +935,13 @@ def test_registry_as_data_is_json_ready_and_complete():
     assert json.loads(json.dumps(data)) == data
     assert [f["name"] for f in data["facts"]] == list(BASE)
     weapon = next(f for f in data["facts"] if f["name"] == "weapon")
-    assert weapon["values"] == ["none", "object_used_as_weapon", "weapon_possessed", "firearm"]
+    assert weapon["values"] == [
+        "none",
+        "object_used_as_weapon",
+        "weapon_possessed",
+        "firearm",
+        "unknown",
+    ]
     assert weapon["operators"] == ["eq", "ne", "in", "not_in"]
     assert all(f["label"] and f["description"] for f in data["facts"])
     assert [g["name"] for g in data["guardrails"] if not g["can_disable"]] == ["life_safety_floor"]

@@ -32,7 +32,7 @@ def test_default_policy_is_published_as_version_1(client):
         "danger-with-mental-health",
         "danger-to-others",
     ]
-    assert len(active["rules"]) == 11
+    assert len(active["rules"]) == 12
     assert all(r["rationale"] and r["source"] for r in active["rules"])
     assert active["guardrails"]["minimum_age"] == {"enabled": True, "age": 10, "reason": ""}
 
@@ -196,6 +196,7 @@ def test_field_registry_lists_facts_with_types(client):
         "object_used_as_weapon",
         "weapon_possessed",
         "firearm",
+        "unknown",
     ]
     assert facts["youngest_subject_age"]["type"] == "int"
     assert "lt" in facts["youngest_subject_age"]["operators"]

@@ -9,7 +9,7 @@ from policies.engine import Problem, normalize_ruleset, validate_ruleset
 from policies.registry import FACTS
 
 ROUTES_TEXT = "routes: counselor, administrator, co_responder, sro"
-WEAPON_VALUES_TEXT = "allowed: none, object_used_as_weapon, weapon_possessed, firearm"
+WEAPON_VALUES_TEXT = "allowed: none, object_used_as_weapon, weapon_possessed, firearm, unknown"
 OPS_TEXT = "operators: eq, ne, in, not_in, lt, le, gt, ge"
 EVERY_CATEGORY = list(FACTS["category"].values)
 
