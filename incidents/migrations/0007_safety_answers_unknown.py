@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('incidents', '0005_access_log_append_only'),
+        ('incidents', '0006_crdc_referral_handoffs_and_export_log'),
     ]
 
     operations = [
