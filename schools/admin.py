@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
 from . import selectors
-from .models import District, Membership, School, Student, User
+from .models import District, Membership, RosterImportRun, School, Student, User
 
 
 class DistrictAdminSite(admin.AdminSite):
@@ -64,8 +64,8 @@ class SchoolAdmin(DistrictScopedAdmin):
 
 @admin.register(Student, site=site)
 class StudentAdmin(DistrictScopedAdmin):
-    list_display = ["student_id", "last_name", "first_name", "school", "grade", "iep", "bip"]
-    list_filter = ["school", "grade", "iep", "section_504", "bip"]
+    list_display = ["student_id", "last_name", "first_name", "school", "grade", "on_roster"]
+    list_filter = ["school", "grade", "on_roster", "iep", "section_504", "bip"]
     search_fields = ["student_id", "last_name", "first_name"]
 
 
@@ -95,3 +95,24 @@ class UserAdmin(BaseUserAdmin):
     has_change_permission = has_view_permission
     has_add_permission = has_view_permission
     has_delete_permission = has_view_permission
+
+
+@admin.register(RosterImportRun, site=site)
+class RosterImportRunAdmin(DistrictScopedAdmin):
+    """The roster sync's history: each run's summary, or the problems that stopped it."""
+
+    list_display = ["started_at", "source", "trigger", "outcome", "summary_line"]
+    list_filter = ["outcome", "trigger"]
+    readonly_fields = [f.name for f in RosterImportRun._meta.fields]
+
+    @admin.display(description="Summary")
+    def summary_line(self, run: RosterImportRun) -> str:
+        from .oneroster import summary_text
+
+        return summary_text(run.summary) if run.summary else run.problems[:200]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -72,7 +72,7 @@ def students_search(
     if not has_role_at(user, school):
         return Student.objects.none()
     query = query.strip()
-    students = Student.objects.filter(school=school)
+    students = Student.objects.filter(school=school, on_roster=True)
     for term in query.split()[:4]:
         students = students.filter(
             Q(first_name__icontains=term)
