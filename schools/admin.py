@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.views import redirect_to_login
+from django.urls import reverse
 
 from . import selectors
 from .models import District, Membership, RosterImportRun, School, Student, User
@@ -14,6 +16,14 @@ class DistrictAdminSite(admin.AdminSite):
     def has_permission(self, request) -> bool:
         user = request.user
         return user.is_active and (user.is_superuser or selectors.is_district_admin(user))
+
+    def login(self, request, extra_context=None):
+        # One sign-in for everything: the product's (SSO, password, then the second factor).
+        return redirect_to_login(request.GET.get("next", self.index_url))
+
+    @property
+    def index_url(self) -> str:
+        return reverse("admin:index", current_app=self.name)
 
 
 site = DistrictAdminSite(name="admin")

@@ -210,6 +210,9 @@ ACCOUNT_SESSION_REMEMBER = False  # shared school computers: the session ends wi
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # accounts.adapters matches rostered people
 SOCIALACCOUNT_STORE_TOKENS = False
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Enrolment is demanded right after sign-in, and SSO-only staff have no password to enter
+# again; the middleware sends anyone who removes a required factor back to enrol.
+MFA_REAUTHENTICATION_REQUIRED = False
 MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "School incident triage")
 # Sessions are recorded at sign-in; tracking every request would cost queries on each page.
 USERSESSIONS_TRACK_ACTIVITY = False
