@@ -16,6 +16,14 @@ logger = logging.getLogger("triage.sign_in")
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        "username_password_mismatch": (
+            "Please enter a correct username and password. Both may be case-sensitive; "
+            "if your district signs in through its identity provider, use its button."
+        ),
+    }
+
     def is_open_for_signup(self, request) -> bool:
         return False  # people come from the district's roster, never from a sign-up form
 

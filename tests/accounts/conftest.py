@@ -1,32 +1,15 @@
-import json
 from urllib.parse import urlparse
 
 import pytest
 import requests
 
-from tests.accounts.oidc_provider import OIDCProvider
-from triage.settings import sso_providers
+from tests.accounts.oidc_provider import configured_idp
 
 
 @pytest.fixture
 def idp(settings):
     """The test identity provider, configured as the district's SSO provider `district`."""
-    provider = OIDCProvider(client_id="triage-test", client_secret="test-secret").start()
-    settings.SOCIALACCOUNT_PROVIDERS = sso_providers(
-        json.dumps(
-            [
-                {
-                    "id": "district",
-                    "name": "District sign-in",
-                    "server_url": provider.issuer,
-                    "client_id": "triage-test",
-                    "secret": "test-secret",
-                }
-            ]
-        )
-    )
-    yield provider
-    provider.stop()
+    yield from configured_idp(settings)
 
 
 def sso_sign_in(client, idp):

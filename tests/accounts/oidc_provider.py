@@ -12,6 +12,7 @@ import json
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -193,3 +194,28 @@ class OIDCProvider:
                 )
 
         return Handler
+
+
+def configured_idp(settings) -> Iterator[OIDCProvider]:
+    """Start a provider and configure it as SSO_OIDC_PROVIDERS' `district` (pytest-django's
+    ``settings`` fixture undoes the setting afterwards)."""
+    from triage.settings import sso_providers
+
+    provider = OIDCProvider(client_id="triage-test", client_secret="test-secret").start()
+    settings.SOCIALACCOUNT_PROVIDERS = sso_providers(
+        json.dumps(
+            [
+                {
+                    "id": "district",
+                    "name": "District sign-in",
+                    "server_url": provider.issuer,
+                    "client_id": "triage-test",
+                    "secret": "test-secret",
+                }
+            ]
+        )
+    )
+    try:
+        yield provider
+    finally:
+        provider.stop()
