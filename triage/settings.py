@@ -203,6 +203,7 @@ if SECURE_SSL:
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_FORMS = {"login": "accounts.forms.SignInForm"}
 ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"  # staff emails come from the roster or a verified SSO
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
@@ -286,6 +287,12 @@ SWEEP_SECONDS = float(os.environ.get("TRIAGE_SWEEP_SECONDS", "10"))
 # A what-if replay writes a heartbeat after every chunk (seconds apart); one silent this long
 # has lost its worker or its message, and is ended so that a new replay can start.
 REPLAY_STALLED_SECONDS = int(os.environ.get("TRIAGE_REPLAY_STALLED_SECONDS", "300"))
+
+# OneRoster sync: beat imports a new set dropped in this folder (README "Roster sync").
+ONEROSTER_DROP_DIR = os.environ.get("ONEROSTER_DROP_DIR", "")
+ONEROSTER_DISTRICT = os.environ.get("ONEROSTER_DISTRICT", "")  # slug; needed with several
+ONEROSTER_SYNC_SECONDS = float(os.environ.get("ONEROSTER_SYNC_SECONDS", "300"))
+ONEROSTER_SETTLE_SECONDS = float(os.environ.get("ONEROSTER_SETTLE_SECONDS", "60"))
 
 # --- Cache ----------------------------------------------------------------------------------
 if REDIS_URL:

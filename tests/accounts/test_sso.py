@@ -23,7 +23,7 @@ def test_the_sign_in_page_shows_one_button_per_provider(client, db, idp):
     page = client.get("/accounts/login/").content.decode()
     assert page.count('<button type="submit" class="button primary">District sign-in</button>') == 1
     assert 'action="/accounts/oidc/district/login/"' in page
-    assert '<label for="id_login">Username</label>' in page
+    assert '<label for="id_username">Username</label>' in page
 
 
 def test_a_rostered_person_signs_in_and_is_linked_to_the_subject(client, idp, rostered):
