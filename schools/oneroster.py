@@ -345,7 +345,13 @@ def _check(roster_set: OneRosterSet, district: District) -> _Plan:
             "username": username,
             "first_name": check.text(f, line, row, "givenName", 150),
             "last_name": check.text(f, line, row, "familyName", 150),
-            "roles": sorted({(STAFF_ROLES[r], org) for r, org in roles if org in plan.schools}),
+            "roles": sorted(
+                {
+                    (STAFF_ROLES[r], org)
+                    for r, org in roles
+                    if r in STAFF_ROLES and org in plan.schools
+                }
+            ),
         }
 
     by_sourced_id = {v["sourced_id"]: v for v in plan.students.values()}

@@ -145,6 +145,7 @@ def test_a_zip_and_the_1_2_roles_layout_are_read(tmp_path, district):
     for row in data.USERS[1:]:
         for org in row[4].split(","):
             roles.append([f"r-{row[0]}-{org}", "", "primary", row[5], row[0], org])
+    roles.append(["r-extra", "", "secondary", "aide", "u-a1", "org-1"])  # not a product role
     folder = data.write_set(tmp_path / "set", users=users, roles=roles)
     archive = data.zip_folder(folder, tmp_path / "set.zip", inside="oneroster/")
     result = run(archive, district)
