@@ -109,3 +109,38 @@ def test_a_provider_asserting_mfa_is_remembered_for_the_session(client, idp, ros
     )
     sso_sign_in(client, idp)
     assert client.session[SESSION_MFA_BY_IDP] is True
+
+
+def test_providers_come_from_one_json_list():
+    from triage.settings import sso_providers
+
+    config = sso_providers(
+        '[{"id": "google", "name": "Google", "client_id": "g", "secret": "s"},'
+        ' {"id": "microsoft", "name": "Microsoft", "client_id": "m", "secret": "t",'
+        '  "server_url": "https://login.microsoftonline.com/tenant-1/v2.0"}]'
+    )
+    apps = config["openid_connect"]["APPS"]
+    assert [(a["provider_id"], a["name"], a["settings"]["server_url"]) for a in apps] == [
+        ("google", "Google", "https://accounts.google.com"),
+        ("microsoft", "Microsoft", "https://login.microsoftonline.com/tenant-1/v2.0"),
+    ]
+    assert config["openid_connect"]["provider_class"] == (
+        "accounts.sso.provider.StrictOpenIDConnectProvider"
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("not json", "SSO_OIDC_PROVIDERS is not JSON"),
+        ('[{"id": "district", "name": "D", "client_id": "c", "secret": "s"}]', "lacks server_url"),
+        ('[{"id": "x", "name": "X"}]', "'x' lacks client_id, secret"),
+    ],
+)
+def test_a_wrong_provider_list_stops_the_start(raw, message):
+    from django.core.exceptions import ImproperlyConfigured
+
+    from triage.settings import sso_providers
+
+    with pytest.raises(ImproperlyConfigured, match=message):
+        sso_providers(raw)
