@@ -3,6 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from . import selectors
@@ -18,6 +19,8 @@ class DistrictAdminSite(admin.AdminSite):
         return user.is_active and (user.is_superuser or selectors.is_district_admin(user))
 
     def login(self, request, extra_context=None):
+        if request.user.is_authenticated:  # signed in, but not a district admin
+            raise PermissionDenied("The back office is for district admins.")
         # One sign-in for everything: the product's (SSO, password, then the second factor).
         return redirect_to_login(request.GET.get("next", self.index_url))
 

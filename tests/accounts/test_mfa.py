@@ -124,3 +124,8 @@ def test_the_back_office_sign_in_sends_people_to_the_product_sign_in(client, db)
     response = client.get("/admin/login/?next=/admin/")
     assert response.status_code == 302
     assert response["Location"] == "/accounts/login/?next=/admin/"
+
+
+def test_someone_signed_in_without_the_back_office_is_refused_not_sent_round(client, school):
+    client.force_login(factories.user_with_role("teacher", school))
+    assert client.get("/admin/", follow=True).status_code == 403
