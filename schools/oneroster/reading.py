@@ -112,7 +112,14 @@ def oneroster_set_read(*, path: Path, special_education: Path | None = None) -> 
             files[name] = raw.decode("utf-8-sig")
         except UnicodeDecodeError as exc:
             raise OneRosterError(
-                [ImportProblem(name, 1, "", f"is not UTF-8 ({exc.reason} at byte {exc.start})")]
+                [
+                    ImportProblem(
+                        name,
+                        raw[: exc.start].count(b"\n") + 1,
+                        "",
+                        f"is not UTF-8 ({exc.reason} at byte {exc.start})",
+                    )
+                ]
             ) from exc
 
     if path.is_dir():

@@ -275,3 +275,42 @@ def test_a_superuser_is_never_deactivated_by_a_roster(tmp_path, district):
     run(data.write_set(tmp_path / "set"), district)
     root.refresh_from_db()
     assert root.is_active is True
+
+
+def test_the_other_kinds_of_bad_cell_and_file(tmp_path, district):
+    factories.SchoolFactory(code="FAR-01", district=factories.DistrictFactory())
+    orgs = [list(r) for r in data.ORGS] + [
+        ["org-5", "", "", "Far", "school", "FAR-01", "org-d"],
+        ["org-6", "", "", "x" * 201, "school", "NEW-01", "org-d"],
+        ["org-7", "", "", "Short row"],
+    ]
+    users = [list(r) for r in data.USERS]
+    users[1][4] = "org-d"  # a student at the district, not a school
+    users[6][12] = "tess@rsd.example.org"  # the teacher's email again
+    users[6][6] = "u" * 151
+    special = [
+        ["student_id", "iep", "section_504", "bip", "plan_contact"],
+        ["S2", "N", "N", "N", "y" * 201],
+    ]
+    folder = data.write_set(tmp_path / "bad", orgs=orgs, users=users, special_education=special)
+    with pytest.raises(OneRosterError) as caught:
+        run(folder, district)
+    assert [str(p) for p in caught.value.problems] == [
+        "orgs.csv line 5, column identifier: 'FAR-01' is a school of another district",
+        "orgs.csv line 6, column name: is longer than 200 characters",
+        "orgs.csv line 7: has 4 cells, the header has 7",
+        "users.csv line 2, column orgSourcedIds: names no school of orgs.csv",
+        "users.csv line 7, column email: 'tess@rsd.example.org' repeats line 6",
+        "users.csv line 7, column username: is longer than 150 characters",
+        "special_education.csv line 2, column plan_contact: is longer than 200 characters",
+    ]
+    (tmp_path / "latin1").mkdir()
+    (tmp_path / "latin1" / "orgs.csv").write_bytes("sourcedId,name\nx,Caf\xe9\n".encode("latin-1"))
+    with pytest.raises(OneRosterError) as caught:
+        oneroster_set_read(path=tmp_path / "latin1")
+    assert [str(p) for p in caught.value.problems] == [
+        "orgs.csv line 2: is not UTF-8 (invalid continuation byte at byte 20)"
+    ]
+    (tmp_path / "file.txt").write_text("nope")
+    with pytest.raises(OneRosterError, match="is neither a folder nor a zip"):
+        oneroster_set_read(path=tmp_path / "file.txt")
