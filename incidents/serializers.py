@@ -184,7 +184,9 @@ def resolve_students(school: School, entries: list[dict]) -> list[InvolvedStuden
     found = (
         {
             s.student_id: s
-            for s in Student.objects.filter(district_id=school.district_id, student_id__in=ids)
+            for s in Student.objects.filter(
+                district_id=school.district_id, student_id__in=ids, on_roster=True
+            )
         }
         if ids
         else {}

@@ -2,9 +2,12 @@
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.urls import reverse
 
 from . import selectors
-from .models import District, Membership, School, Student, User
+from .models import District, Membership, RosterImportRun, School, Student, User
 
 
 class DistrictAdminSite(admin.AdminSite):
@@ -14,6 +17,16 @@ class DistrictAdminSite(admin.AdminSite):
     def has_permission(self, request) -> bool:
         user = request.user
         return user.is_active and (user.is_superuser or selectors.is_district_admin(user))
+
+    def login(self, request, extra_context=None):
+        if request.user.is_authenticated:  # signed in, but not a district admin
+            raise PermissionDenied("The back office is for district admins.")
+        # One sign-in for everything: the product's (SSO, password, then the second factor).
+        return redirect_to_login(request.GET.get("next", self.index_url))
+
+    @property
+    def index_url(self) -> str:
+        return reverse("admin:index", current_app=self.name)
 
 
 site = DistrictAdminSite(name="admin")
@@ -64,8 +77,8 @@ class SchoolAdmin(DistrictScopedAdmin):
 
 @admin.register(Student, site=site)
 class StudentAdmin(DistrictScopedAdmin):
-    list_display = ["student_id", "last_name", "first_name", "school", "grade", "iep", "bip"]
-    list_filter = ["school", "grade", "iep", "section_504", "bip"]
+    list_display = ["student_id", "last_name", "first_name", "school", "grade", "on_roster"]
+    list_filter = ["school", "grade", "on_roster", "iep", "section_504", "bip"]
     search_fields = ["student_id", "last_name", "first_name"]
 
 
@@ -95,3 +108,24 @@ class UserAdmin(BaseUserAdmin):
     has_change_permission = has_view_permission
     has_add_permission = has_view_permission
     has_delete_permission = has_view_permission
+
+
+@admin.register(RosterImportRun, site=site)
+class RosterImportRunAdmin(DistrictScopedAdmin):
+    """The roster sync's history: each run's summary, or the problems that stopped it."""
+
+    list_display = ["started_at", "source", "trigger", "outcome", "summary_line"]
+    list_filter = ["outcome", "trigger"]
+    readonly_fields = [f.name for f in RosterImportRun._meta.fields]
+
+    @admin.display(description="Summary")
+    def summary_line(self, run: RosterImportRun) -> str:
+        from .oneroster import summary_text
+
+        return summary_text(run.summary) if run.summary else run.problems[:200]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False

@@ -27,6 +27,13 @@ class District(models.Model):
         blank=True,
         help_text='Minutes to acknowledge, per route, e.g. {"sro": 2}. Unset routes use defaults.',
     )
+    passwords_enabled = models.BooleanField(
+        default=True,
+        help_text=(
+            "Staff may sign in with a password. Turn off when the district signs everyone in "
+            "through its identity provider (superusers keep their break-glass password)."
+        ),
+    )
 
     class Meta:
         ordering = ["name"]
@@ -69,6 +76,13 @@ class School(models.Model):
 
 class User(AbstractUser):
     """A staff member. What they may do comes from their roles, one per school."""
+
+    roster_source_id = models.CharField(
+        max_length=255,
+        blank=True,
+        db_index=True,
+        help_text="The person's sourcedId in the district's OneRoster export.",
+    )
 
     def __str__(self) -> str:
         return self.get_full_name() or self.username
@@ -139,6 +153,8 @@ class Student(models.Model):
     plan_contact = models.CharField(
         max_length=200, blank=True, help_text="Who to call about this student's plan (BIP/IEP)."
     )
+    # Off the roster (left the district): no longer offered at intake, past incidents stay.
+    on_roster = models.BooleanField(default=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -164,3 +180,29 @@ class Student(models.Model):
         if (day.month, day.day) < (self.birth_date.month, self.birth_date.day):
             years -= 1
         return years
+
+
+class RosterImportRun(models.Model):
+    """One OneRoster import: by hand (import_oneroster) or by the scheduled sync."""
+
+    class Outcome(models.TextChoices):
+        IMPORTED = "imported", "Imported"
+        DRY_RUN = "dry_run", "Dry run (nothing changed)"
+        REFUSED = "refused", "Refused (problems found, nothing changed)"
+
+    district = models.ForeignKey(District, on_delete=models.CASCADE, related_name="roster_runs")
+    source = models.CharField(max_length=500, help_text="The folder or zip file imported.")
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the set's files.")
+    trigger = models.CharField(max_length=20, default="command")
+    outcome = models.CharField(max_length=10, choices=Outcome.choices)
+    summary = models.JSONField(default=dict, blank=True)
+    problems = models.TextField(blank=True)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["district", "fingerprint"])]
+
+    def __str__(self) -> str:
+        return f"{self.source} ({self.get_outcome_display()})"

@@ -71,11 +71,11 @@ def students_search(
     """Roster students matching a name or id: of one school, only for staff of that school,
     or (``school=None``) of every school where the person works."""
     if school is None:
-        students = Student.objects.filter(school_id__in=school_ids_for(user))
+        students = Student.objects.filter(school_id__in=school_ids_for(user), on_roster=True)
     elif not has_role_at(user, school):
         return Student.objects.none()
     else:
-        students = Student.objects.filter(school=school)
+        students = Student.objects.filter(school=school, on_roster=True)
     query = query.strip()
     for term in query.split()[:4]:
         students = students.filter(

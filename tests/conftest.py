@@ -79,6 +79,13 @@ def fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def no_second_factor_required(settings):
+    """Most tests sign people in with force_login and test other things: no role needs a
+    second factor here. tests/accounts/ turn DJANGO_MFA_REQUIRED_ROLES' default back on."""
+    settings.MFA_REQUIRED_ROLES = []
+
+
+@pytest.fixture(autouse=True)
 def _no_routing_wakeup_pending():
     """A wake-up key left in the shared Redis by an earlier test would stop this test's
     filings from sending their routing message (services.routing_wakeup_key)."""

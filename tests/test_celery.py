@@ -20,14 +20,20 @@ def test_each_queue_has_its_own_routing_key():
 
 def test_every_product_task_is_routed_to_a_declared_queue():
     import incidents.tasks  # noqa: F401 - registers the product's tasks
+    import schools.tasks  # noqa: F401
 
-    product_tasks = [name for name in app.tasks if name.split(".")[0] in {"incidents", "policies"}]
+    product_tasks = [
+        name
+        for name in app.tasks
+        if name.split(".")[0] in {"incidents", "policies", "reports", "schools"}
+    ]
     assert set(product_tasks) >= {
         "incidents.tasks.incident_route_task",
         "incidents.tasks.deliver_task",
         "incidents.tasks.sweep_unrouted",
         "incidents.tasks.escalate_overdue",
         "incidents.tasks.webhook_task",
+        "schools.tasks.oneroster_sync",
     }
     for name in product_tasks:
         route = app.amqp.router.route({}, name)
@@ -67,3 +73,12 @@ def test_each_delivery_is_sent_to_its_routes_queue(monkeypatch):
     assert app.amqp.router.route({}, "incidents.tasks.incident_route_task")["queue"].name == (
         "routing"
     )
+
+
+def test_the_roster_sync_runs_on_the_maintenance_queue_from_beat():
+    import schools.tasks  # noqa: F401
+
+    assert app.amqp.router.route({}, "schools.tasks.oneroster_sync")["queue"].name == (
+        "maintenance"
+    )
+    assert app.conf.beat_schedule["oneroster-sync"]["task"] == "schools.tasks.oneroster_sync"

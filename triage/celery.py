@@ -31,6 +31,7 @@ app.conf.update(
         "incidents.tasks.escalate_overdue": {"queue": "maintenance", "routing_key": "maintenance"},
         "incidents.tasks.webhook_task": {"queue": "maintenance", "routing_key": "maintenance"},
         "reports.tasks.replay_end_stalled": {"queue": "maintenance", "routing_key": "maintenance"},
+        "schools.tasks.oneroster_sync": {"queue": "maintenance", "routing_key": "maintenance"},
         # Long, CPU-bound what-if replays never hold up routing or deliveries.
         "reports.tasks.replay_run_task": {"queue": "analysis", "routing_key": "analysis"},
         # Deliveries go to responder.<route>, chosen when sent: life-safety deliveries never
@@ -81,6 +82,11 @@ app.conf.update(
         },
         # A replay whose worker died or whose message was lost is ended, so a new one can start.
         "end-stalled-replays": {"task": "reports.tasks.replay_end_stalled", "schedule": 60.0},
+        # A new OneRoster set in ONEROSTER_DROP_DIR is imported (a no-op when unset).
+        "oneroster-sync": {
+            "task": "schools.tasks.oneroster_sync",
+            "schedule": settings.ONEROSTER_SYNC_SECONDS,
+        },
     },
 )
 app.autodiscover_tasks()

@@ -5,6 +5,7 @@ DATABASE_URL, CELERY_BROKER_URL, DJANGO_SECRET_KEY, DJANGO_DEBUG=0, DJANGO_ALLOW
 DJANGO_SECURE_SSL=1 (see README).
 """
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -52,6 +53,14 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "schools",
+    # Sign-in (issue 16): allauth accounts, SSO through OpenID Connect, MFA, user sessions.
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.mfa",
+    "allauth.usersessions",
+    "accounts",
     "policies",
     "incidents",
     "reports",
@@ -64,6 +73,10 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Sign-in (issue 16): allauth's login stages, session list, and the MFA requirement.
+    "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.IdleTimeoutMiddleware",
+    "accounts.middleware.SecondFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "schools.middleware.DistrictTimezoneMiddleware",
@@ -140,6 +153,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Sign-in (issue 16): passwords through allauth, refused where a district turned them off.
+AUTHENTICATION_BACKENDS = ["accounts.backends.DistrictPasswordBackend"]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "America/Denver")
@@ -165,7 +180,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1_048_576
 
 # --- Security -------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_AGE = 60 * 60 * 10  # one school day
+# Idle timeout: a session unused this long ends; use pushes the expiry forward (at most
+# every SESSION_TOUCH_SECONDS, so that most requests write nothing: accounts.middleware).
+SESSION_IDLE_HOURS = float(os.environ.get("DJANGO_SESSION_IDLE_HOURS", "8"))
+SESSION_COOKIE_AGE = int(SESSION_IDLE_HOURS * 3600)
+SESSION_TOUCH_SECONDS = min(300, SESSION_COOKIE_AGE // 10)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -179,6 +198,64 @@ if SECURE_SSL:
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", True)
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Sign-in: allauth, SSO, MFA, sessions (README "Sign-in") ------------------------------
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_FORMS = {"login": "accounts.forms.SignInForm"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"  # staff emails come from the roster or a verified SSO
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_SESSION_REMEMBER = False  # shared school computers: the session ends with the browser
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # accounts.adapters matches rostered people
+SOCIALACCOUNT_STORE_TOKENS = False
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+# Enrolment is demanded right after sign-in, and SSO-only staff have no password to enter
+# again; the middleware sends anyone who removes a required factor back to enrol.
+MFA_REAUTHENTICATION_REQUIRED = False
+MFA_TOTP_ISSUER = os.environ.get("MFA_TOTP_ISSUER", "School incident triage")
+# Sessions are recorded at sign-in; tracking every request would cost queries on each page.
+USERSESSIONS_TRACK_ACTIVITY = False
+# Roles that must use a second factor; empty: nobody is made to.
+MFA_REQUIRED_ROLES = env_list("DJANGO_MFA_REQUIRED_ROLES", "district_admin")
+
+
+def sso_providers(raw: str) -> dict:
+    """SSO_OIDC_PROVIDERS, a JSON list of {id, name, server_url, client_id, secret}, as
+    allauth's settings-based OpenID Connect apps. google and clever need no server_url."""
+    known_issuers = {"google": "https://accounts.google.com", "clever": "https://clever.com"}
+    try:
+        entries = json.loads(raw or "[]")
+    except json.JSONDecodeError as exc:
+        raise ImproperlyConfigured(f"SSO_OIDC_PROVIDERS is not JSON: {exc}") from exc
+    apps = []
+    for entry in entries:
+        missing = [k for k in ("id", "name", "client_id", "secret") if not entry.get(k)]
+        server_url = entry.get("server_url") or known_issuers.get(entry.get("id", ""))
+        if missing or not server_url:
+            raise ImproperlyConfigured(
+                f"SSO_OIDC_PROVIDERS entry {entry.get('id', '?')!r} lacks "
+                + ", ".join(missing or ["server_url"])
+            )
+        apps.append(
+            {
+                "provider_id": entry["id"],
+                "name": entry["name"],
+                "client_id": entry["client_id"],
+                "secret": entry["secret"],
+                "settings": {"server_url": server_url, "oauth_pkce_enabled": True},
+            }
+        )
+    return {
+        "openid_connect": {
+            "provider_class": "accounts.sso.provider.StrictOpenIDConnectProvider",
+            "APPS": apps,
+        }
+    }
+
+
+SOCIALACCOUNT_PROVIDERS = sso_providers(os.environ.get("SSO_OIDC_PROVIDERS", ""))
 
 # --- Email ----------------------------------------------------------------------------------
 # Django 6.1 mailers. EMAIL_BACKEND picks the backend; SMTP options come from EMAIL_HOST etc.
@@ -210,6 +287,12 @@ SWEEP_SECONDS = float(os.environ.get("TRIAGE_SWEEP_SECONDS", "10"))
 # A what-if replay writes a heartbeat after every chunk (seconds apart); one silent this long
 # has lost its worker or its message, and is ended so that a new replay can start.
 REPLAY_STALLED_SECONDS = int(os.environ.get("TRIAGE_REPLAY_STALLED_SECONDS", "300"))
+
+# OneRoster sync: beat imports a new set dropped in this folder (README "Roster sync").
+ONEROSTER_DROP_DIR = os.environ.get("ONEROSTER_DROP_DIR", "")
+ONEROSTER_DISTRICT = os.environ.get("ONEROSTER_DISTRICT", "")  # slug; needed with several
+ONEROSTER_SYNC_SECONDS = float(os.environ.get("ONEROSTER_SYNC_SECONDS", "300"))
+ONEROSTER_SETTLE_SECONDS = float(os.environ.get("ONEROSTER_SETTLE_SECONDS", "60"))
 
 # --- Cache ----------------------------------------------------------------------------------
 if REDIS_URL:
