@@ -396,14 +396,16 @@ class QueueItem(models.Model):
 
 
 class LiveEvent(models.Model):
-    """Live updates when there is no Redis (the embedded default). Pruned by age."""
+    """Live updates when there is no Redis (the embedded default): the row id is the event id
+    that a reconnecting page sends back. Pruned by age."""
 
-    queue_id = models.BigIntegerField(db_index=True)
+    channel = models.CharField(max_length=64, default="", help_text="queue:<id> or incident:<id>")
+    queue_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     payload = models.JSONField()
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     def __str__(self) -> str:
-        return f"live event for queue {self.queue_id}"
+        return f"live event on {self.channel}"
 
 
 # --- Access log ---------------------------------------------------------------------------

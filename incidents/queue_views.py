@@ -1,14 +1,10 @@
 """HTML pages for responders: My queues (with live updates), one item, and the access log."""
 
-import itertools
-import json
-from collections.abc import Iterator
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
@@ -16,13 +12,12 @@ from django.views.decorators.http import require_GET, require_POST
 from schools.models import Role
 from schools.selectors import roles_of
 
-from . import live, selectors, services
+from . import selectors, services
 from .models import AccessAction, ItemState
 from .queue_forms import AccessLogFilterForm, HandoffForm, NoteForm, QueueFilterForm, ResolveForm
 
 QUEUE_ITEMS_PER_PAGE = 25
 ACCESS_LOG_PER_PAGE = 50
-EVENT_STREAM_SECONDS = 25.0
 RESPONDER_ROLES = {
     Role.COUNSELOR,
     Role.ADMINISTRATOR,
@@ -67,36 +62,6 @@ def _query_without(request: HttpRequest, *names: str) -> str:
     for name in names:
         query.pop(name, None)
     return query.urlencode()
-
-
-@never_cache
-@login_required
-@require_GET
-def queue_events(request: HttpRequest) -> StreamingHttpResponse:
-    """Server-sent events for the person's queues; ends after ~25 s and the browser reconnects."""
-    _ensure_responder(request.user)
-    services.responder_queues_ensure(user=request.user)
-    labels = {q.pk: str(q) for q in selectors.queues_for(request.user)}
-    response = StreamingHttpResponse(
-        _event_stream(list(labels), labels), content_type="text/event-stream"
-    )
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # let a proxy pass each event through at once
-    return response
-
-
-def _event_stream(queue_ids: list[int], labels: dict[int, str]) -> Iterator[str]:
-    events = live.listen(queue_ids, duration=EVENT_STREAM_SECONDS)
-    # Subscribe before the first byte goes out: once the browser sees the stream open, no
-    # event for these queues can be missed.
-    first = next(events, None)
-    yield "retry: 2000\n\n"
-    for event in itertools.chain([first], events):
-        if event is None:
-            yield ": keep-alive\n\n"
-            continue
-        event = {**event, "queue_label": labels.get(event.get("queue"), "")}
-        yield f"data: {json.dumps(event)}\n\n"
 
 
 def _item_forms(item, **bound) -> dict:

@@ -351,6 +351,23 @@ def _incidents_route_locked(incidents: list[Incident]) -> None:
     items = _queue_items_create_many(plans, now)
     due = [(item.pk, item.route) for item in items]
     transaction.on_commit(lambda: _deliveries_send(due))
+    routed = [(incident.pk, incident.route) for incident in ready]
+    transaction.on_commit(lambda: _publish_routed(routed))
+
+
+def _publish_routed(routed: list[tuple[int, str]]) -> None:
+    """The reporters' incident pages show the route as soon as it is decided."""
+    from . import live
+
+    live.publish(
+        [
+            (
+                live.incident_channel(incident_id),
+                {"event": "routed", "incident": incident_id, "route": route},
+            )
+            for incident_id, route in routed
+        ]
+    )
 
 
 def _deliveries_send(due: list[tuple[int, str]]) -> None:
@@ -853,6 +870,11 @@ def _incident_status_refresh(incident_id: int) -> None:
         status = Status.ROUTED
     if incident.status != status:
         Incident.objects.filter(pk=incident_id).update(status=status)
+        from . import live
+
+        transaction.on_commit(
+            lambda: live.publish_incident(incident_id=incident_id, event="status", status=status)
+        )
 
 
 def queue_item_claim(*, user: User, item_id: int) -> QueueItem:

@@ -195,7 +195,10 @@ if _email_backend.endswith("smtp.EmailBackend"):
     }
 MAILERS = {"default": {"BACKEND": _email_backend, "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "triage@localhost")
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The address in emails and the one the server prints; follows PORT (as `make run` serves).
+SITE_URL = os.environ.get("SITE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}").rstrip(
+    "/"
+)
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get(
@@ -210,6 +213,9 @@ SWEEP_SECONDS = float(os.environ.get("TRIAGE_SWEEP_SECONDS", "10"))
 # A what-if replay writes a heartbeat after every chunk (seconds apart); one silent this long
 # has lost its worker or its message, and is ended so that a new replay can start.
 REPLAY_STALLED_SECONDS = int(os.environ.get("TRIAGE_REPLAY_STALLED_SECONDS", "300"))
+
+# Live updates: open event streams (tabs) one person may hold at once, across processes.
+LIVE_STREAMS_PER_USER = int(os.environ.get("TRIAGE_LIVE_STREAMS_PER_USER", "10"))
 
 # --- Cache ----------------------------------------------------------------------------------
 if REDIS_URL:

@@ -660,24 +660,6 @@ def test_queue_page_is_refused_to_teachers(demo, client):
     assert client.get("/queues/events/").status_code == 403
 
 
-def test_event_stream_sends_events_for_my_queues(demo, client):
-    item = routed_item("counselor")
-    client.force_login(person("counselor"))
-    response = client.get("/queues/events/")
-    assert response["Content-Type"] == "text/event-stream"
-    chunks = iter(response.streaming_content)
-    assert next(chunks).decode().startswith("retry:")
-    live.publish_item(item, "arrived")
-    for chunk in chunks:
-        text = chunk.decode()
-        if text.startswith("data: "):
-            break
-        assert text == ": keep-alive\n\n"
-    assert '"event": "arrived"' in text
-    assert '"queue_label": "WAS-MS Counselor"' in text
-    response.close()
-
-
 def test_item_page_shows_the_narrative_escaped_and_takes_actions(demo, client):
     item = routed_item("counselor")
     client.force_login(person("counselor"))
