@@ -38,7 +38,6 @@ def _ensure_responder(user) -> None:
 def queues(request: HttpRequest) -> HttpResponse:
     """Every queue the person works: counts by state, and the items, most urgent then oldest."""
     _ensure_responder(request.user)
-    services.responder_queues_ensure(user=request.user)
     my_queues = list(selectors.queues_for(request.user))
     schools = sorted({q.school for q in my_queues}, key=lambda s: s.name)
     form = QueueFilterForm(request.GET or None, schools=schools)

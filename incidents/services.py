@@ -5,6 +5,7 @@ only after commit.
 """
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -1082,31 +1083,14 @@ def access_record_many(*, user: User, incidents, action: str) -> int:
     return len(entries)
 
 
-def responder_queues_ensure(*, user: User) -> int:
-    """Open every queue the user works that routing has not opened yet; returns how many.
+def responder_queues_open(*, school_ids: Iterable[int]) -> int:
+    """Open every route's queue at these schools (those not open yet); returns how many.
 
-    Routing opens queues on first use; My queues opens them up front so the page lists every
-    queue the person works and its live updates listen to all of them from the start.
+    Called when a school is created or someone is given a role at one, so that a queue
+    exists from the moment its school does: reading an empty queue is a 200 with no items,
+    and no page has to write on GET. Migration 0007 opened the queues of existing schools.
     """
-    from schools.selectors import districts_administered, memberships_of
-
-    from .models import CoResponderTeamMember
-    from .selectors import ROUTE_ROLES
-
-    wanted: set[tuple[int, str]] = set()
-    for membership in memberships_of(user):
-        for route, roles in ROUTE_ROLES.items():
-            if membership.role in roles:
-                wanted.add((membership.school_id, route))
-    team = CoResponderTeamMember.objects.filter(user=user).values("district_id")
-    for school_id in School.objects.filter(district_id__in=team).values_list("pk", flat=True):
-        wanted.add((school_id, Route.CO_RESPONDER))
-    admin_districts = [d.pk for d in districts_administered(user)]
-    if admin_districts:
-        for school_id in School.objects.filter(district_id__in=admin_districts).values_list(
-            "pk", flat=True
-        ):
-            wanted |= {(school_id, route) for route in Route.values}
+    wanted = {(school_id, route) for school_id in set(school_ids) for route in Route.values}
     if not wanted:
         return 0
     existing = set(

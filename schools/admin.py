@@ -3,7 +3,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 
-from . import selectors
+from . import selectors, services
 from .models import District, Membership, School, Student, User
 
 
@@ -60,6 +60,11 @@ class DistrictAdmin(DistrictScopedAdmin):
 class SchoolAdmin(DistrictScopedAdmin):
     list_display = ["code", "name", "grade_span", "district"]
     search_fields = ["code", "name"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            services.school_queues_open(school_ids=[obj.pk])
 
 
 @admin.register(Student, site=site)
