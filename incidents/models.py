@@ -318,6 +318,44 @@ class Outcome(models.TextChoices):
 
 URGENCY = {"sro": 0, "co_responder": 1, "counselor": 2, "administrator": 3}
 
+# The outcomes each route's responders may record, in the order the form offers them: the one
+# place that says so (the form, the API and the service read it). A citation or an arrest is a
+# sworn officer's act: offered on the SRO's items, and on co-responder items to the SRO member.
+POLICE_ONLY_OUTCOMES = (Outcome.CITATION, Outcome.ARREST)
+_EVERY_ROUTE = (
+    Outcome.PARENT_CONTACTED,
+    Outcome.SAFETY_PLAN,
+    Outcome.REFERRED_TO_COMMUNITY_SERVICES,
+    Outcome.REFERRED_TO_LAW_ENFORCEMENT,
+    Outcome.NO_ACTION_NEEDED,
+)
+OUTCOMES_BY_ROUTE = {
+    Route.COUNSELOR: (
+        Outcome.COUNSELING_PROVIDED,
+        Outcome.RESTORATIVE_CONFERENCE,
+        *_EVERY_ROUTE,
+    ),
+    Route.ADMINISTRATOR: (
+        Outcome.DISCIPLINE_ASSIGNED,
+        Outcome.RESTORATIVE_CONFERENCE,
+        Outcome.COUNSELING_PROVIDED,
+        *_EVERY_ROUTE,
+    ),
+    Route.CO_RESPONDER: (Outcome.COUNSELING_PROVIDED, *_EVERY_ROUTE, *POLICE_ONLY_OUTCOMES),
+    Route.SRO: (Outcome.RESTORATIVE_CONFERENCE, *_EVERY_ROUTE, *POLICE_ONLY_OUTCOMES),
+}
+
+
+def outcomes_for(route: str, *, officer: bool) -> list[str]:
+    """The outcomes a responder may record on an item of ``route``; ``officer``: they are an
+    SRO at the item's school."""
+    return [
+        outcome
+        for outcome in OUTCOMES_BY_ROUTE[route]
+        if officer or outcome not in POLICE_ONLY_OUTCOMES
+    ]
+
+
 # Outcomes that refer the student to law enforcement (CRDC; the equity report counts them).
 LAW_ENFORCEMENT_OUTCOMES = (Outcome.REFERRED_TO_LAW_ENFORCEMENT, Outcome.CITATION, Outcome.ARREST)
 # The items that make an incident a referral to law enforcement whatever its route: the SRO

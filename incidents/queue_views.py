@@ -63,11 +63,12 @@ def _query_without(request: HttpRequest, *names: str) -> str:
     return query.urlencode()
 
 
-def _item_forms(item, **bound) -> dict:
+def _item_forms(user, item, **bound) -> dict:
     return {
         "note_form": bound.get("note_form") or NoteForm(),
         "handoff_form": bound.get("handoff_form") or HandoffForm(current_route=item.route),
-        "resolve_form": bound.get("resolve_form") or ResolveForm(),
+        "resolve_form": bound.get("resolve_form")
+        or ResolveForm(outcomes=selectors.outcomes_for_user(user, item)),
     }
 
 
@@ -79,7 +80,7 @@ def _render_item(request: HttpRequest, detail, *, status: int = 200, **bound) ->
         "incident": item.incident,
         "is_open": item.state not in selectors.FINAL_STATES,
         "mine_or_unowned": item.owner_id in (None, request.user.pk),
-        **_item_forms(item, **bound),
+        **_item_forms(request.user, item, **bound),
     }
     return render(request, "incidents/item.html", context, status=status)
 
@@ -124,6 +125,8 @@ def queue_item_act(request: HttpRequest, item_id: str, action: str) -> HttpRespo
         item = selectors.queue_item_for(request.user, item_id)
         form_name, form_class = ACTION_FORMS[action]
         extra = {"current_route": item.route} if action == "handoff" else {}
+        if action == "resolve":
+            extra = {"outcomes": selectors.outcomes_for_user(request.user, item)}
         form = form_class(request.POST, **extra)
         if not form.is_valid():
             return _invalid(request, item_id, form_name, form)

@@ -24,6 +24,7 @@ from .models import (
     QueueItem,
     ResponderQueue,
     TimelineEvent,
+    outcomes_for,
 )
 
 ROUTE_ROLES = {
@@ -153,6 +154,16 @@ ROSTER_FIELDS_BY_ROUTE = {
     "counselor": ("iep", "section_504", "bip"),
     "administrator": ("iep", "section_504", "bip"),
 }
+
+
+def outcomes_for_user(user: User, item: QueueItem) -> list[str]:
+    """The outcomes this person may record on this item (models.OUTCOMES_BY_ROUTE): a citation
+    or an arrest only by an SRO of the item's district (its school's, or the co-responder
+    team's)."""
+    officer = Membership.objects.filter(
+        user=user, role=Role.SRO, school__district_id=item.queue.school.district_id
+    ).exists()
+    return outcomes_for(item.route, officer=officer)
 
 
 def queue_item_for(user: User, item_id: int, *, for_update: bool = False) -> QueueItem:

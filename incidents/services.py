@@ -1019,6 +1019,8 @@ def queue_item_resolve(*, user: User, item_id: int, outcome: str, summary: str =
 
     When the incident has no open (non-notification) item left, it is resolved.
     """
+    from .selectors import outcomes_for_user
+
     errors: dict[str, list[str]] = {}
     if outcome not in Outcome.values:
         errors["outcome"] = [
@@ -1035,6 +1037,17 @@ def queue_item_resolve(*, user: User, item_id: int, outcome: str, summary: str =
         item = _queue_item_locked(user, item_id)
         _ensure_open(item)
         _ensure_mine_or_unowned(item, user, "resolve")
+        allowed = outcomes_for_user(user, item)
+        if outcome not in allowed:
+            raise ValidationError(
+                {
+                    "outcome": [
+                        f'"{Outcome(outcome).label}" is not an outcome you can record here '
+                        f"({item.get_route_display()} queue); choose one of: "
+                        f"{', '.join(Outcome(o).label for o in allowed)}."
+                    ]
+                }
+            )
         now = timezone.now()
         if item.owner_id is None:
             item.owner = user

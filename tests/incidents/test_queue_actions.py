@@ -85,7 +85,7 @@ def call(client, action: str, item: QueueItem):
     body = {
         "notes": {"text": "Spoke with the student."},
         "handoff": {"route": other_route(item.route), "reason": "Needs the other team."},
-        "resolve": {"outcome": "counseling_provided", "summary": "We talked it through."},
+        "resolve": {"outcome": "parent_contacted", "summary": "We talked it through."},
     }.get(action, {})
     return client.post(f"{base}{action}/", body, format="json")
 
