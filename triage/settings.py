@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "triage.errors.ProductErrorPagesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -70,6 +71,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "triage.urls"
+# Error pages are the product's, also with DEBUG on (triage/errors.py); 1 shows Django's.
+DEBUG_ERROR_PAGES = env_bool("DJANGO_DEBUG_ERROR_PAGES", False)
+CSRF_FAILURE_VIEW = "triage.errors.csrf_failure"
 WSGI_APPLICATION = "triage.wsgi.application"
 ASGI_APPLICATION = "triage.asgi.application"
 
