@@ -317,6 +317,8 @@ class Outcome(models.TextChoices):
 
 
 URGENCY = {"sro": 0, "co_responder": 1, "counselor": 2, "administrator": 3}
+# How an item's urgency reads where a person scans a list: mail subjects, badges.
+URGENCY_WORDS = {0: "URGENT", 1: "URGENT", 2: "Prompt", 3: "Routine"}
 
 # The outcomes each route's responders may record, in the order the form offers them: the one
 # place that says so (the form, the API and the service read it). A citation or an arrest is a

@@ -79,6 +79,7 @@ def _render_item(request: HttpRequest, detail, *, status: int = 200, **bound) ->
         "item": item,
         "incident": item.incident,
         "is_open": item.state not in selectors.FINAL_STATES,
+        "read_only": getattr(item, "read_only", False),
         "mine_or_unowned": item.owner_id in (None, request.user.pk),
         **_item_forms(request.user, item, **bound),
     }

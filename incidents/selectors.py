@@ -166,8 +166,20 @@ def outcomes_for_user(user: User, item: QueueItem) -> list[str]:
     return outcomes_for(item.route, officer=officer)
 
 
-def queue_item_for(user: User, item_id: int, *, for_update: bool = False) -> QueueItem:
-    """The item, if the user works its queue or administers its district.
+def escalated_to_filter(user: User) -> Q:
+    """A Q over QueueItem: the items escalated to this person who do not work their queue.
+
+    The first escalation goes to the school's administrators (services.ESCALATION_LEVELS):
+    they may then open the item they were sent to, read-only (each opening is logged)."""
+    schools = [m.school_id for m in memberships_of(user) if m.role == Role.ADMINISTRATOR]
+    return Q(escalation_level__gte=1, queue__school_id__in=schools)
+
+
+def queue_item_for(
+    user: User, item_id: int, *, for_update: bool = False, reading: bool = False
+) -> QueueItem:
+    """The item, if the user works its queue or administers its district; with ``reading``,
+    also an item escalated to them (marked ``read_only``).
 
     Raises Http404 for anyone else (nothing confirms that the item exists), except the person
     who filed the incident, who knows it exists: PermissionDenied (403).
@@ -185,6 +197,21 @@ def queue_item_for(user: User, item_id: int, *, for_update: bool = False) -> Que
     item = items.filter(pk=item_id).first()
     if item is not None:
         return item
+    if reading:
+        item = (
+            QueueItem.objects.filter(pk=item_id)
+            .filter(escalated_to_filter(user))
+            .select_related(
+                "queue__school__district",
+                "incident__school__district",
+                "incident__filed_by",
+                "owner",
+            )
+            .first()
+        )
+        if item is not None:
+            item.read_only = True
+            return item
     if QueueItem.objects.filter(pk=item_id, incident__filed_by=user).exists():
         raise PermissionDenied(
             "Only the responders of this item's queue can open it; you can follow your "
@@ -386,7 +413,7 @@ def routing_explanation(incident: Incident) -> dict | None:
 
 def queue_item_detail(user: User, item_id: int) -> QueueItemDetail:
     """Everything a responder reads about an item; 404/403 as queue_item_for."""
-    item = queue_item_for(user, item_id)
+    item = queue_item_for(user, item_id, reading=True)
     return QueueItemDetail(
         item=item,
         answers=incident_answers(item.incident),

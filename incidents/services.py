@@ -23,6 +23,7 @@ from schools.selectors import has_role_at
 from .facts import incidents_facts
 from .models import (
     URGENCY,
+    URGENCY_WORDS,
     AccessLogEntry,
     EventKind,
     Incident,
@@ -511,7 +512,7 @@ def queue_items_deliver(*, item_ids: list[int]) -> int:
     with transaction.atomic():
         items = list(
             QueueItem.objects.select_for_update(of=("self",))
-            .select_related("queue__school")
+            .select_related("queue__school", "incident")
             .filter(pk__in=item_ids, delivered_at__isnull=True)
             .order_by("pk")
         )
@@ -554,8 +555,13 @@ def _email_message(item: QueueItem, people: list[User], subject: str, lead: str)
     recipients = [person.email for person in people if person.email]
     if not recipients:
         return None
+    # "URGENT: Weapon at Washington Middle": what and where, most urgent first in an inbox.
+    headline = (
+        f"{URGENCY_WORDS[item.urgency]}: {item.incident.get_category_display()} at "
+        f"{item.queue.school.name}"
+    )
     return EmailMessage(
-        subject=f"[{item.queue.school.code}] {subject}",
+        subject=f"{headline} ({subject})",
         body=f"{lead}\n{settings.SITE_URL}/queues/items/{item.pk}/\n",
         to=recipients,
     )
@@ -583,7 +589,11 @@ def _member_email(item: QueueItem, members: list[User]):
     return _email_message(
         item,
         members,
-        subject=f"{kind}: {item.get_route_display()}",
+        subject=(
+            "for your information"
+            if item.origin == ItemOrigin.NOTIFY
+            else f"new, {item.get_route_display()} queue"
+        ),
         lead=f"{kind} for the {item.get_route_display()} queue at {item.queue.school.name}. "
         "Open it to read what happened and respond:",
     )
@@ -790,7 +800,7 @@ def _email_escalation(item: QueueItem, recipients: list[User]) -> None:
     _email_about_item(
         item,
         recipients,
-        subject=f"Not acknowledged: {item.get_route_display()}",
+        subject=f"not acknowledged in time, {item.get_route_display()} queue",
         lead=f"An incident in the {item.get_route_display()} queue at "
         f"{item.queue.school.name} has not been acknowledged in time.",
     )
