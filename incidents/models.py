@@ -223,6 +223,7 @@ class EventKind(models.TextChoices):
     HANDED_OFF = "handed_off", "Handed off"
     RESOLVED = "resolved", "Resolved"
     ESCALATED = "escalated", "Escalated"
+    LEAD = "lead", "Took the lead"
 
 
 class TimelineEvent(models.Model):
@@ -433,6 +434,34 @@ class QueueItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.queue} item for incident {self.incident_id}"
+
+
+class CoResponderRole(models.TextChoices):
+    CLINICIAN = "clinician", "Clinician"
+    SRO = "sro", "School resource officer"
+
+
+class CoResponseMember(models.Model):
+    """One member of the team on a co-responder item who said "On my way". Each member
+    acknowledges for themselves; the clinician leads unless the team chose another lead."""
+
+    item = models.ForeignKey(QueueItem, on_delete=models.CASCADE, related_name="co_responders")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=10, choices=CoResponderRole.choices)
+    acknowledged_at = models.DateTimeField(default=timezone.now)
+    leads = models.BooleanField(default=False, help_text="Chosen by the team to lead.")
+
+    class Meta:
+        ordering = ["acknowledged_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "user"], name="co_response_member_once"),
+            models.UniqueConstraint(
+                fields=["item"], condition=Q(leads=True), name="co_response_one_chosen_lead"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.item}"
 
 
 class LiveEvent(models.Model):

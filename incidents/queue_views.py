@@ -80,7 +80,8 @@ def _render_item(request: HttpRequest, detail, *, status: int = 200, **bound) ->
         "incident": item.incident,
         "is_open": item.state not in selectors.FINAL_STATES,
         "read_only": getattr(item, "read_only", False),
-        "mine_or_unowned": item.owner_id in (None, request.user.pk),
+        "co": detail.co_response,
+        "mine_or_unowned": item.owner_id in (None, request.user.pk) or item.route == "co_responder",
         **_item_forms(request.user, item, **bound),
     }
     return render(request, "incidents/item.html", context, status=status)
@@ -103,6 +104,8 @@ def queue_item(request: HttpRequest, item_id: int) -> HttpResponse:
 ACTION_MESSAGES = {
     "claim": "You claimed this item.",
     "acknowledge": "Acknowledged: you are on it.",
+    "on_my_way": "On my way: the team can see you are coming.",
+    "lead": "You lead this co-response now.",
     "note": "Note added. Only responders can see it.",
     "handoff": "Handed off to the {route} queue.",
     "resolve": "Resolved: {outcome}.",
@@ -150,6 +153,8 @@ def _perform(action: str, *, user, item_id: int, data: dict):
         return services.queue_item_claim(user=user, item_id=item_id)
     if action == "acknowledge":
         return services.queue_item_acknowledge(user=user, item_id=item_id)
+    if action == "lead":
+        return services.queue_item_lead_take(user=user, item_id=item_id)
     if action == "note":
         return services.queue_item_note(user=user, item_id=item_id, text=data["text"])
     if action == "handoff":
@@ -166,6 +171,8 @@ def _success_message(action: str, result) -> str:
         return ACTION_MESSAGES[action].format(route=result[1].get_route_display())
     if action == "resolve":
         return ACTION_MESSAGES[action].format(outcome=result.get_outcome_display())
+    if action == "acknowledge" and result.route == "co_responder":
+        return ACTION_MESSAGES["on_my_way"]
     return ACTION_MESSAGES[action]
 
 

@@ -374,6 +374,7 @@ class QueueItemDetail:
     routing: dict | None
     students: list[StudentView]
     timeline: list[TimelineEvent]
+    co_response: "CoResponse | None" = None
 
 
 def incident_answers(incident: Incident) -> list[Answer]:
@@ -411,6 +412,26 @@ def routing_explanation(incident: Incident) -> dict | None:
     }
 
 
+@dataclass(frozen=True)
+class CoResponse:
+    lead: object | None  # the CoResponseMember who leads, or None while nobody is on the way
+    on_the_way: list  # every CoResponseMember, in the order they acknowledged
+    me: object | None  # the viewer's own CoResponseMember, if they are on the way
+
+
+def co_response(item: QueueItem, user: User) -> CoResponse | None:
+    """Who is on the way to a co-responder item and who leads: the member the team chose, or
+    else the first clinician on the way, or else the first member on the way."""
+    if item.route != "co_responder":
+        return None
+    members = list(item.co_responders.select_related("user"))
+    lead = next((m for m in members if m.leads), None)
+    lead = lead or next((m for m in members if m.role == "clinician"), None)
+    lead = lead or (members[0] if members else None)
+    me = next((m for m in members if m.user_id == user.pk), None)
+    return CoResponse(lead=lead, on_the_way=members, me=me)
+
+
 def queue_item_detail(user: User, item_id: int) -> QueueItemDetail:
     """Everything a responder reads about an item; 404/403 as queue_item_for."""
     item = queue_item_for(user, item_id, reading=True)
@@ -420,4 +441,5 @@ def queue_item_detail(user: User, item_id: int) -> QueueItemDetail:
         routing=routing_explanation(item.incident),
         students=incident_students_for_item(item),
         timeline=list(incident_timeline_for_responder(item.incident_id, item)),
+        co_response=co_response(item, user),
     )

@@ -25,6 +25,7 @@ from .models import (
     URGENCY,
     URGENCY_WORDS,
     AccessLogEntry,
+    CoResponderRole,
     EventKind,
     Incident,
     IncidentStudent,
@@ -851,6 +852,8 @@ def _ensure_open(item: QueueItem) -> None:
 
 
 def _ensure_mine_or_unowned(item: QueueItem, user: User, verb: str) -> None:
+    if item.route == Route.CO_RESPONDER:
+        return  # a co-response is two people's: either member acts on it
     if item.owner_id is not None and item.owner_id != user.pk:
         raise QueueItemConflict(
             f"{_person(item.owner)} has claimed this item: only they can {verb} it.",
@@ -895,6 +898,8 @@ def queue_item_claim(*, user: User, item_id: int) -> QueueItem:
         _ensure_open(item)
         if item.owner_id == user.pk:
             return item
+        if item.owner_id is not None and item.route == Route.CO_RESPONDER:
+            return item  # nobody locks the other member out of a co-response
         if item.owner_id is not None:
             raise QueueItemConflict(
                 f"{_person(item.owner)} has already claimed this item.",
@@ -916,11 +921,82 @@ def queue_item_claim(*, user: User, item_id: int) -> QueueItem:
     return item
 
 
-def queue_item_acknowledge(*, user: User, item_id: int) -> QueueItem:
-    """Say you are on it (stops the escalation clock). Acknowledging an unowned item claims it."""
+def _co_responder_role(user: User, item: QueueItem) -> str:
+    from schools.models import Membership
+
+    roles = set(
+        Membership.objects.filter(
+            user=user, school__district_id=item.queue.school.district_id
+        ).values_list("role", flat=True)
+    )
+    if Role.SRO in roles and Role.CLINICIAN not in roles:
+        return CoResponderRole.SRO
+    return CoResponderRole.CLINICIAN
+
+
+def _co_response_on_my_way(item: QueueItem, user: User) -> QueueItem:
+    """A co-response member acknowledges for themselves. The first one stops the escalation
+    clock (the item is acknowledged); each later one is added to who is on the way."""
+    from .models import CoResponseMember
+
+    if item.co_responders.filter(user=user).exists():
+        return item
+    now = timezone.now()
+    member = CoResponseMember.objects.create(
+        item=item, user=user, role=_co_responder_role(user, item), acknowledged_at=now
+    )
+    first = item.state != ItemState.ACKNOWLEDGED
+    if first:
+        if item.owner_id is None:
+            item.owner = user
+            item.claimed_at = now
+        item.state = ItemState.ACKNOWLEDGED
+        item.acknowledged_at = now
+        item.save(update_fields=["owner", "claimed_at", "state", "acknowledged_at"])
+    timeline_record(
+        incident=item.incident,
+        kind=EventKind.ACKNOWLEDGED,
+        actor=user,
+        item=item.pk,
+        route=item.route,
+        on_my_way=member.role,
+    )
+    _incident_status_refresh(item.incident_id)
+    _publish_after_commit(item, "acknowledged")
+    return item
+
+
+def queue_item_lead_take(*, user: User, item_id: int) -> QueueItem:
+    """The team says otherwise: a member who is on the way leads instead of the clinician."""
     with transaction.atomic():
         item = _queue_item_locked(user, item_id)
         _ensure_open(item)
+        members = list(item.co_responders.select_for_update())
+        mine = next((m for m in members if m.user_id == user.pk), None)
+        if item.route != Route.CO_RESPONDER or mine is None:
+            raise QueueItemConflict(
+                'Only a co-responder who said "On my way" can take the lead.', state=item.state
+            )
+        if mine.leads:
+            return item
+        item.co_responders.filter(leads=True).update(leads=False)
+        mine.leads = True
+        mine.save(update_fields=["leads"])
+        timeline_record(
+            incident=item.incident, kind=EventKind.LEAD, actor=user, item=item.pk, route=item.route
+        )
+        _publish_after_commit(item, "lead")
+    return item
+
+
+def queue_item_acknowledge(*, user: User, item_id: int) -> QueueItem:
+    """Say you are on it (stops the escalation clock). Acknowledging an unowned item claims it.
+    On a co-responder item each member acknowledges for themselves ("On my way")."""
+    with transaction.atomic():
+        item = _queue_item_locked(user, item_id)
+        _ensure_open(item)
+        if item.route == Route.CO_RESPONDER:
+            return _co_response_on_my_way(item, user)
         _ensure_mine_or_unowned(item, user, "acknowledge")
         if item.state == ItemState.ACKNOWLEDGED:
             return item
