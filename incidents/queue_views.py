@@ -6,6 +6,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -41,12 +42,18 @@ def queues(request: HttpRequest) -> HttpResponse:
     my_queues = list(selectors.queues_for(request.user))
     schools = sorted({q.school for q in my_queues}, key=lambda s: s.name)
     form = QueueFilterForm(request.GET or None, schools=schools)
-    items = selectors.queue_items_listed(request.user, **form.filters())
+    filters = form.filters()
+    items = selectors.queue_items_listed(request.user, **filters)
     page = Paginator(items, QUEUE_ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    fyi = list(selectors.queue_items_listed(request.user, **filters, notifications=True)[:50])
+    now = timezone.now()
+    for item in page.object_list:
+        item.countdown = selectors.countdown_state(item, now)
     counts = selectors.queue_state_counts(q.pk for q in my_queues)
     context = {
         "form": form,
         "page": page,
+        "fyi": fyi,
         "queues": [(q, counts[q.pk]) for q in my_queues],
         "states": ItemState.choices,
         "query": _query_without(request, "page", "fragment"),

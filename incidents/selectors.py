@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Case, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -305,20 +305,63 @@ def incident_current_route(incident: Incident) -> str | None:
     return latest["route"] if latest else incident.route
 
 
+# Life safety by the incident's facts (DOMAIN: the life-safety floor), whatever the route: a
+# firearm notification to a principal sorts above the morning's vaping referrals.
+LIFE_SAFETY_FACTS = (
+    Q(incident__weapon__in=["firearm", "weapon_possessed"])
+    | Q(incident__danger_now="to_others")
+    | Q(incident__threat="to_kill_or_seriously_injure")
+)
+
+
 def queue_items_listed(
     user: User,
     *,
     school_id: int | None = None,
     route: str | None = None,
     states: Iterable[str] = OPEN_STATES,
+    notifications: bool | None = False,
 ) -> QuerySet[QueueItem]:
-    """The items of the user's queues, most urgent first, then oldest first."""
+    """The items of the user's queues, most urgent first: life safety (by route and by the
+    incident's facts), then the route's urgency, then the nearest acknowledge deadline.
+
+    ``notifications``: False, the items to act on; True, the "for your information" ones;
+    None, both."""
     items = queue_items_for(user).filter(state__in=list(states))
+    if notifications is not None:
+        condition = Q(origin=ItemOrigin.NOTIFY)
+        items = items.filter(condition) if notifications else items.exclude(condition)
     if school_id is not None:
         items = items.filter(queue__school_id=school_id)
     if route:
         items = items.filter(route=route)
-    return items.order_by("urgency", "queued_at", "id")
+    return items.annotate(
+        life_safety=Case(When(LIFE_SAFETY_FACTS | Q(urgency=0), then=0), default=1)
+    ).order_by("life_safety", "urgency", F("ack_deadline").asc(nulls_last=True), "queued_at", "id")
+
+
+COUNTDOWN_AMBER = 0.5  # at most this share of the time to acknowledge left: amber
+COUNTDOWN_RED = 0.2  # at most this share left: red; past the deadline: overdue
+
+
+def countdown_state(item: QueueItem, now) -> str:
+    """How the acknowledge countdown looks: "" (nothing to count: acknowledged, closed, or a
+    notification), "ok", "amber", "red", "overdue" or "escalated"."""
+    if item.state not in ("queued", "claimed") or item.ack_deadline is None:
+        return ""
+    if item.origin == ItemOrigin.NOTIFY:
+        return ""
+    if item.escalation_level:
+        return "escalated"
+    left = (item.ack_deadline - now).total_seconds()
+    if left <= 0:
+        return "overdue"
+    window = max((item.ack_deadline - item.queued_at).total_seconds(), 1.0)
+    if left / window <= COUNTDOWN_RED:
+        return "red"
+    if left / window <= COUNTDOWN_AMBER:
+        return "amber"
+    return "ok"
 
 
 def queue_state_counts(queue_ids: Iterable[int]) -> dict[int, dict[str, int]]:

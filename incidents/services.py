@@ -878,6 +878,7 @@ def _incident_status_refresh(incident_id: int) -> None:
     )
     if not states:
         status = Status.RESOLVED
+        _notifications_close(incident_id)
     elif ItemState.ACKNOWLEDGED in states:
         status = Status.ACKNOWLEDGED
     else:
@@ -889,6 +890,26 @@ def _incident_status_refresh(incident_id: int) -> None:
         transaction.on_commit(
             lambda: live.publish_incident(incident_id=incident_id, event="status", status=status)
         )
+
+
+def _notifications_close(incident_id: int) -> None:
+    """The "for your information" items close themselves when the incident is resolved."""
+    from . import live
+
+    items = list(
+        QueueItem.objects.select_for_update(of=("self",)).filter(
+            incident_id=incident_id, origin=ItemOrigin.NOTIFY, state__in=_OPEN_STATES
+        )
+    )
+    if not items:
+        return
+    now = timezone.now()
+    QueueItem.objects.filter(pk__in=[item.pk for item in items]).update(
+        state=ItemState.RESOLVED, closed_at=now
+    )
+    for item in items:
+        item.state, item.closed_at = ItemState.RESOLVED, now
+    transaction.on_commit(lambda: live.publish_items(items, "resolved"))
 
 
 def queue_item_claim(*, user: User, item_id: int) -> QueueItem:
