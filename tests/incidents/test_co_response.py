@@ -70,3 +70,17 @@ def test_the_page_offers_on_my_way_to_a_member_not_yet_coming(demo, client):  # 
     assert ">On my way</button>" in page
     assert ">Claim</button>" not in page
     assert "Nobody yet" not in page
+
+
+def test_taking_the_lead_over_the_api(demo):  # noqa: F811
+    from tests.conftest import api_client_for
+
+    item = routed_item("co_responder")
+    sro = api_client_for(person("sro"))
+    refused = sro.post(f"/api/queue-items/{item.pk}/lead/")
+    assert refused.status_code == 409  # not on the way yet
+    assert sro.post(f"/api/queue-items/{item.pk}/acknowledge/").status_code == 200
+    services.queue_item_acknowledge(user=person("clinician"), item_id=item.pk)
+    assert co_response(item, person("sro")).lead.user.username == "clinician"
+    assert sro.post(f"/api/queue-items/{item.pk}/lead/").status_code == 200
+    assert co_response(item, person("sro")).lead.user.username == "sro"
