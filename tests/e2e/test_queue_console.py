@@ -132,3 +132,36 @@ def test_the_queue_at_390_px_is_cards_without_sideways_scrolling(page, asgi_live
     page.locator("summary", has_text="Per-queue counts").click()
     assert fits_a_phone(page)
     assert_accessible(page)
+
+
+def test_co_response_read_only_and_error_pages_are_accessible(page, asgi_live_server, demo):
+    from datetime import timedelta
+
+    co = file_and_deliver(category="self_harm", danger_now="to_self")
+    assert co.route == "co_responder"
+    services.queue_item_acknowledge(user=User.objects.get(username="clinician"), item_id=co.pk)
+    counselor_item = file_and_deliver(category="emotional_crisis")
+    services.queue_item_escalate(
+        item_id=counselor_item.pk, now=counselor_item.ack_deadline + timedelta(seconds=1)
+    )
+
+    sign_in(page, asgi_live_server, "sro")
+    page.goto(f"{asgi_live_server.url}/queues/items/{co.pk}/")
+    expect(page.locator("#co-lead")).to_have_text("Chris Clinician (Clinician)")
+    on_my_way = page.get_by_role("button", name="On my way")
+    expect(on_my_way).to_be_visible()
+    assert fits_a_phone(page)
+    assert_accessible(page)
+    on_my_way.click()
+    expect(page.locator(".messages")).to_contain_text("On my way")
+    expect(page.locator("#co-on-the-way")).to_contain_text("Sam")
+    assert_accessible(page)
+
+    page.context.clear_cookies()
+    sign_in(page, asgi_live_server, "administrator")
+    page.goto(f"{asgi_live_server.url}/queues/items/{counselor_item.pk}/")
+    expect(page.locator("#read-only-note")).to_be_visible()
+    assert_accessible(page)
+    page.goto(f"{asgi_live_server.url}/no/such/page/")
+    expect(page.get_by_role("heading", name="We can’t find that page")).to_be_visible()
+    assert_accessible(page)
