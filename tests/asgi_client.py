@@ -3,8 +3,33 @@ test can hold hundreds of live streams open at once and read them as they arrive
 
 import asyncio
 import re
+import threading
 
 from django.test import Client
+
+
+def run(coroutine):
+    """asyncio.run, also when this thread already runs a loop (Playwright's sync API does, for
+    the rest of the session, once a browser test has run): then the loop runs in one helper
+    thread. Either way every client of the scenario is a coroutine of that one loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    result = {}
+
+    def target():
+        try:
+            result["value"] = asyncio.run(coroutine)
+        except BaseException as error:  # re-raised in the caller
+            result["error"] = error
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
 
 
 def session_cookie(user) -> str:

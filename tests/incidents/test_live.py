@@ -1,7 +1,6 @@
 """The live stream on the real ASGI application, in-process: many clients as coroutines,
 Last-Event-ID replay, the database fallback without Redis, heartbeats and the cap per person."""
 
-import asyncio
 import json
 import re
 import threading
@@ -113,7 +112,7 @@ def test_two_hundred_streams_are_coroutines_and_all_receive_a_new_item(demo, bac
             await stream.close()
         return threads_before, threads_open, db_open, bodies
 
-    threads_before, threads_open, db_open, bodies = asyncio.run(scenario())
+    threads_before, threads_open, db_open, bodies = asgi_client.run(scenario())
     # 200 open streams add a handful of worker threads (the loop's executor), not 200.
     assert threads_open - threads_before < 20
     if is_postgres:
@@ -158,7 +157,7 @@ def test_a_reconnecting_page_is_sent_what_it_missed_then_live_events(demo, backe
         await back.close()
         return seen, body
 
-    seen, body = asyncio.run(scenario())
+    seen, body = asgi_client.run(scenario())
     got = events_in(body)
     assert [(e["event"], e["item"]) for _, e in got] == [
         ("claimed", item.pk),
@@ -189,7 +188,7 @@ def test_a_page_that_missed_too_much_is_told_to_reload(demo, backend, monkeypatc
         await back.close()
         return body
 
-    body = asyncio.run(scenario())
+    body = asgi_client.run(scenario())
     assert '"event": "note"' not in body
     assert re.search(r'id: \S+\ndata: \{"event": "resync"\}\n\n', body)
 
@@ -207,7 +206,7 @@ def test_heartbeats_keep_an_idle_stream_open_and_it_ends_for_a_reconnect(
         await stream.close()
         return stream, body
 
-    stream, body = asyncio.run(scenario())
+    stream, body = asgi_client.run(scenario())
     assert stream.ended
     assert stream.headers["content-type"] == "text/event-stream"
     assert stream.headers["cache-control"].startswith("no-cache")
@@ -238,7 +237,7 @@ def test_each_person_may_hold_only_so_many_streams(demo, backend, settings):
         await two.close()
         return refused, refused_body, three.headers, other_status, again_status
 
-    refused, body, headers, other_status, again_status = asyncio.run(scenario())
+    refused, body, headers, other_status, again_status = asgi_client.run(scenario())
     assert refused == 429
     assert headers["retry-after"] == "30"
     assert "Too many live pages are open for you" in body
@@ -257,7 +256,7 @@ def test_the_stream_is_for_responders_and_signed_in_people(demo):
         await anonymous.close()
         return statuses
 
-    refused, anonymous, headers = asyncio.run(scenario())
+    refused, anonymous, headers = asgi_client.run(scenario())
     assert refused == 403
     assert anonymous == 302
     assert headers["location"] == "/accounts/login/?next=/queues/events/"
@@ -289,7 +288,7 @@ def test_the_reporter_page_stream_sends_the_route_when_it_is_decided(demo, backe
         await stream.close()
         return refused_status, body
 
-    refused_status, body = asyncio.run(scenario())
+    refused_status, body = asgi_client.run(scenario())
     assert refused_status == 404
     assert [e for _, e in events_in(body)] == [
         {"event": "routed", "incident": incident.pk, "route": "sro"}
