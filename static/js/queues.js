@@ -163,7 +163,10 @@
     var source = new EventSource(list.getAttribute("data-events-url"));
     source.addEventListener("open", function () {
       // Whatever arrived between this page being drawn and the stream opening.
-      if (!opened) { opened = true; refresh(); }
+      if (!opened) {
+        opened = true;
+        refresh(function () { list.setAttribute("data-live", "ready"); });
+      }
     });
     source.onmessage = function (message) {
       var event;

@@ -118,6 +118,7 @@ def test_the_queue_at_390_px_is_cards_without_sideways_scrolling(page, asgi_live
     vaping = file_and_deliver(category="substance_use")
     sign_in(page, asgi_live_server, "district_admin")
     page.goto(f"{asgi_live_server.url}/queues/")
+    page.locator('#queue-list[data-live="ready"]').wait_for()  # live, and the list re-read
     rows = page.locator("table.queue-items tbody tr")
     expect(rows).to_have_count(2)
     assert rows.first.get_attribute("id") == f"item-{firearm.pk}"
