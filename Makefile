@@ -35,10 +35,13 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
+# `make run` runs the production web server of the Procfile (gunicorn with uvicorn workers),
+# not Django's development server. PORT=8010 make run serves on 8010; SITE_URL follows it.
+PORT ?= 8000
 run: venv
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
-	$(VENV)/bin/honcho -f Procfile start
+	PORT=$(PORT) $(PY) manage.py seed_demo
+	PORT=$(PORT) SITE_URL=$${SITE_URL:-http://127.0.0.1:$(PORT)} $(VENV)/bin/honcho -f Procfile start -p $(PORT)
 
 lint: venv
 	$(VENV)/bin/ruff check .

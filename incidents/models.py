@@ -233,6 +233,7 @@ class EventKind(models.TextChoices):
     HANDED_OFF = "handed_off", "Handed off"
     RESOLVED = "resolved", "Resolved"
     ESCALATED = "escalated", "Escalated"
+    LEAD = "lead", "Took the lead"
 
 
 class TimelineEvent(models.Model):
@@ -327,6 +328,46 @@ class Outcome(models.TextChoices):
 
 
 URGENCY = {"sro": 0, "co_responder": 1, "counselor": 2, "administrator": 3}
+# How an item's urgency reads where a person scans a list: mail subjects, badges.
+URGENCY_WORDS = {0: "URGENT", 1: "URGENT", 2: "Prompt", 3: "Routine"}
+
+# The outcomes each route's responders may record, in the order the form offers them: the one
+# place that says so (the form, the API and the service read it). A citation or an arrest is a
+# sworn officer's act: offered on the SRO's items, and on co-responder items to the SRO member.
+POLICE_ONLY_OUTCOMES = (Outcome.CITATION, Outcome.ARREST)
+_EVERY_ROUTE = (
+    Outcome.PARENT_CONTACTED,
+    Outcome.SAFETY_PLAN,
+    Outcome.REFERRED_TO_COMMUNITY_SERVICES,
+    Outcome.REFERRED_TO_LAW_ENFORCEMENT,
+    Outcome.NO_ACTION_NEEDED,
+)
+OUTCOMES_BY_ROUTE = {
+    Route.COUNSELOR: (
+        Outcome.COUNSELING_PROVIDED,
+        Outcome.RESTORATIVE_CONFERENCE,
+        *_EVERY_ROUTE,
+    ),
+    Route.ADMINISTRATOR: (
+        Outcome.DISCIPLINE_ASSIGNED,
+        Outcome.RESTORATIVE_CONFERENCE,
+        Outcome.COUNSELING_PROVIDED,
+        *_EVERY_ROUTE,
+    ),
+    Route.CO_RESPONDER: (Outcome.COUNSELING_PROVIDED, *_EVERY_ROUTE, *POLICE_ONLY_OUTCOMES),
+    Route.SRO: (Outcome.RESTORATIVE_CONFERENCE, *_EVERY_ROUTE, *POLICE_ONLY_OUTCOMES),
+}
+
+
+def outcomes_for(route: str, *, officer: bool) -> list[str]:
+    """The outcomes a responder may record on an item of ``route``; ``officer``: they are an
+    SRO at the item's school."""
+    return [
+        outcome
+        for outcome in OUTCOMES_BY_ROUTE[route]
+        if officer or outcome not in POLICE_ONLY_OUTCOMES
+    ]
+
 
 # Outcomes that refer the student to law enforcement (CRDC; the equity report counts them).
 LAW_ENFORCEMENT_OUTCOMES = (Outcome.REFERRED_TO_LAW_ENFORCEMENT, Outcome.CITATION, Outcome.ARREST)
@@ -411,15 +452,45 @@ class QueueItem(models.Model):
         return f"{self.queue} item for incident {self.incident_id}"
 
 
-class LiveEvent(models.Model):
-    """Live updates when there is no Redis (the embedded default). Pruned by age."""
+class CoResponderRole(models.TextChoices):
+    CLINICIAN = "clinician", "Clinician"
+    SRO = "sro", "School resource officer"
 
-    queue_id = models.BigIntegerField(db_index=True)
+
+class CoResponseMember(models.Model):
+    """One member of the team on a co-responder item who said "On my way". Each member
+    acknowledges for themselves; the clinician leads unless the team chose another lead."""
+
+    item = models.ForeignKey(QueueItem, on_delete=models.CASCADE, related_name="co_responders")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    role = models.CharField(max_length=10, choices=CoResponderRole.choices)
+    acknowledged_at = models.DateTimeField(default=timezone.now)
+    leads = models.BooleanField(default=False, help_text="Chosen by the team to lead.")
+
+    class Meta:
+        ordering = ["acknowledged_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "user"], name="co_response_member_once"),
+            models.UniqueConstraint(
+                fields=["item"], condition=Q(leads=True), name="co_response_one_chosen_lead"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.item}"
+
+
+class LiveEvent(models.Model):
+    """Live updates when there is no Redis (the embedded default): the row id is the event id
+    that a reconnecting page sends back. Pruned by age."""
+
+    channel = models.CharField(max_length=64, default="", help_text="queue:<id> or incident:<id>")
+    queue_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     payload = models.JSONField()
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     def __str__(self) -> str:
-        return f"live event for queue {self.queue_id}"
+        return f"live event on {self.channel}"
 
 
 # --- Access log ---------------------------------------------------------------------------

@@ -135,6 +135,19 @@ class QueueItemViewSet(viewsets.GenericViewSet):
             lambda item: Response(QueueItemSerializer(item).data),
         )
 
+    @extend_schema(
+        request=None,
+        responses={200: QueueItemSerializer, **_CONFLICT},
+        description="On a co-responder item, a member who is on the way takes the lead (the "
+        "clinician leads unless the team says otherwise).",
+    )
+    @action(detail=True, methods=["post"])
+    def lead(self, request, pk: int):
+        return _run(
+            lambda: services.queue_item_lead_take(user=request.user, item_id=int(pk)),
+            lambda item: Response(QueueItemSerializer(item).data),
+        )
+
     @extend_schema(request=NoteInSerializer, responses={201: TimelineEventSerializer, **_CONFLICT})
     @action(detail=True, methods=["post"])
     def notes(self, request, pk: int):

@@ -83,6 +83,14 @@ class ResolveForm(forms.Form):
         choices=[("", "Choose an outcome"), *Outcome.choices],
         error_messages={"required": "Choose the outcome."},
     )
+
+    def __init__(self, *args, outcomes: list[str], **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["outcome"].choices = [
+            ("", "Choose an outcome"),
+            *((value, Outcome(value).label) for value in outcomes),
+        ]
+
     summary = forms.CharField(
         label="Summary for the person who reported it",
         help_text="Optional. The reporter sees this on their incident page; "

@@ -1,28 +1,24 @@
 """HTML pages for responders: My queues (with live updates), one item, and the access log."""
 
-import itertools
-import json
-from collections.abc import Iterator
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from schools.models import Role
 from schools.selectors import roles_of
 
-from . import live, selectors, services
+from . import selectors, services
 from .models import AccessAction, ItemState
 from .queue_forms import AccessLogFilterForm, HandoffForm, NoteForm, QueueFilterForm, ResolveForm
 
 QUEUE_ITEMS_PER_PAGE = 25
 ACCESS_LOG_PER_PAGE = 50
-EVENT_STREAM_SECONDS = 25.0
 RESPONDER_ROLES = {
     Role.COUNSELOR,
     Role.ADMINISTRATOR,
@@ -43,16 +39,21 @@ def _ensure_responder(user) -> None:
 def queues(request: HttpRequest) -> HttpResponse:
     """Every queue the person works: counts by state, and the items, most urgent then oldest."""
     _ensure_responder(request.user)
-    services.responder_queues_ensure(user=request.user)
     my_queues = list(selectors.queues_for(request.user))
     schools = sorted({q.school for q in my_queues}, key=lambda s: s.name)
     form = QueueFilterForm(request.GET or None, schools=schools)
-    items = selectors.queue_items_listed(request.user, **form.filters())
+    filters = form.filters()
+    items = selectors.queue_items_listed(request.user, **filters)
     page = Paginator(items, QUEUE_ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    fyi = list(selectors.queue_items_listed(request.user, **filters, notifications=True)[:50])
+    now = timezone.now()
+    for item in page.object_list:
+        item.countdown = selectors.countdown_state(item, now)
     counts = selectors.queue_state_counts(q.pk for q in my_queues)
     context = {
         "form": form,
         "page": page,
+        "fyi": fyi,
         "queues": [(q, counts[q.pk]) for q in my_queues],
         "states": ItemState.choices,
         "query": _query_without(request, "page", "fragment"),
@@ -69,41 +70,12 @@ def _query_without(request: HttpRequest, *names: str) -> str:
     return query.urlencode()
 
 
-@never_cache
-@login_required
-@require_GET
-def queue_events(request: HttpRequest) -> StreamingHttpResponse:
-    """Server-sent events for the person's queues; ends after ~25 s and the browser reconnects."""
-    _ensure_responder(request.user)
-    services.responder_queues_ensure(user=request.user)
-    labels = {q.pk: str(q) for q in selectors.queues_for(request.user)}
-    response = StreamingHttpResponse(
-        _event_stream(list(labels), labels), content_type="text/event-stream"
-    )
-    response["Cache-Control"] = "no-cache"
-    response["X-Accel-Buffering"] = "no"  # let a proxy pass each event through at once
-    return response
-
-
-def _event_stream(queue_ids: list[int], labels: dict[int, str]) -> Iterator[str]:
-    events = live.listen(queue_ids, duration=EVENT_STREAM_SECONDS)
-    # Subscribe before the first byte goes out: once the browser sees the stream open, no
-    # event for these queues can be missed.
-    first = next(events, None)
-    yield "retry: 2000\n\n"
-    for event in itertools.chain([first], events):
-        if event is None:
-            yield ": keep-alive\n\n"
-            continue
-        event = {**event, "queue_label": labels.get(event.get("queue"), "")}
-        yield f"data: {json.dumps(event)}\n\n"
-
-
-def _item_forms(item, **bound) -> dict:
+def _item_forms(user, item, **bound) -> dict:
     return {
         "note_form": bound.get("note_form") or NoteForm(),
         "handoff_form": bound.get("handoff_form") or HandoffForm(current_route=item.route),
-        "resolve_form": bound.get("resolve_form") or ResolveForm(),
+        "resolve_form": bound.get("resolve_form")
+        or ResolveForm(outcomes=selectors.outcomes_for_user(user, item)),
     }
 
 
@@ -114,8 +86,10 @@ def _render_item(request: HttpRequest, detail, *, status: int = 200, **bound) ->
         "item": item,
         "incident": item.incident,
         "is_open": item.state not in selectors.FINAL_STATES,
-        "mine_or_unowned": item.owner_id in (None, request.user.pk),
-        **_item_forms(item, **bound),
+        "read_only": getattr(item, "read_only", False),
+        "co": detail.co_response,
+        "mine_or_unowned": item.owner_id in (None, request.user.pk) or item.route == "co_responder",
+        **_item_forms(request.user, item, **bound),
     }
     return render(request, "incidents/item.html", context, status=status)
 
@@ -137,6 +111,8 @@ def queue_item(request: HttpRequest, item_id: int) -> HttpResponse:
 ACTION_MESSAGES = {
     "claim": "You claimed this item.",
     "acknowledge": "Acknowledged: you are on it.",
+    "on_my_way": "On my way: the team can see you are coming.",
+    "lead": "You lead this co-response now.",
     "note": "Note added. Only responders can see it.",
     "handoff": "Handed off to the {route} queue.",
     "resolve": "Resolved: {outcome}.",
@@ -160,6 +136,8 @@ def queue_item_act(request: HttpRequest, item_id: str, action: str) -> HttpRespo
         item = selectors.queue_item_for(request.user, item_id)
         form_name, form_class = ACTION_FORMS[action]
         extra = {"current_route": item.route} if action == "handoff" else {}
+        if action == "resolve":
+            extra = {"outcomes": selectors.outcomes_for_user(request.user, item)}
         form = form_class(request.POST, **extra)
         if not form.is_valid():
             return _invalid(request, item_id, form_name, form)
@@ -182,6 +160,8 @@ def _perform(action: str, *, user, item_id: int, data: dict):
         return services.queue_item_claim(user=user, item_id=item_id)
     if action == "acknowledge":
         return services.queue_item_acknowledge(user=user, item_id=item_id)
+    if action == "lead":
+        return services.queue_item_lead_take(user=user, item_id=item_id)
     if action == "note":
         return services.queue_item_note(user=user, item_id=item_id, text=data["text"])
     if action == "handoff":
@@ -198,6 +178,8 @@ def _success_message(action: str, result) -> str:
         return ACTION_MESSAGES[action].format(route=result[1].get_route_display())
     if action == "resolve":
         return ACTION_MESSAGES[action].format(outcome=result.get_outcome_display())
+    if action == "acknowledge" and result.route == "co_responder":
+        return ACTION_MESSAGES["on_my_way"]
     return ACTION_MESSAGES[action]
 
 

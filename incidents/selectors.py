@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models import Case, Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -25,6 +25,7 @@ from .models import (
     ResponderQueue,
     Status,
     TimelineEvent,
+    outcomes_for,
 )
 
 ROUTE_ROLES = {
@@ -168,8 +169,30 @@ ROSTER_FIELDS_BY_ROUTE = {
 }
 
 
-def queue_item_for(user: User, item_id: int, *, for_update: bool = False) -> QueueItem:
-    """The item, if the user works its queue or administers its district.
+def outcomes_for_user(user: User, item: QueueItem) -> list[str]:
+    """The outcomes this person may record on this item (models.OUTCOMES_BY_ROUTE): a citation
+    or an arrest only by an SRO of the item's district (its school's, or the co-responder
+    team's)."""
+    officer = Membership.objects.filter(
+        user=user, role=Role.SRO, school__district_id=item.queue.school.district_id
+    ).exists()
+    return outcomes_for(item.route, officer=officer)
+
+
+def escalated_to_filter(user: User) -> Q:
+    """A Q over QueueItem: the items escalated to this person who do not work their queue.
+
+    The first escalation goes to the school's administrators (services.ESCALATION_LEVELS):
+    they may then open the item they were sent to, read-only (each opening is logged)."""
+    schools = [m.school_id for m in memberships_of(user) if m.role == Role.ADMINISTRATOR]
+    return Q(escalation_level__gte=1, queue__school_id__in=schools)
+
+
+def queue_item_for(
+    user: User, item_id: int, *, for_update: bool = False, reading: bool = False
+) -> QueueItem:
+    """The item, if the user works its queue or administers its district; with ``reading``,
+    also an item escalated to them (marked ``read_only``).
 
     Raises Http404 for anyone else (nothing confirms that the item exists), except the person
     who filed the incident, who knows it exists: PermissionDenied (403).
@@ -187,6 +210,21 @@ def queue_item_for(user: User, item_id: int, *, for_update: bool = False) -> Que
     item = items.filter(pk=item_id).first()
     if item is not None:
         return item
+    if reading:
+        item = (
+            QueueItem.objects.filter(pk=item_id)
+            .filter(escalated_to_filter(user))
+            .select_related(
+                "queue__school__district",
+                "incident__school__district",
+                "incident__filed_by",
+                "owner",
+            )
+            .first()
+        )
+        if item is not None:
+            item.read_only = True
+            return item
     if QueueItem.objects.filter(pk=item_id, incident__filed_by=user).exists():
         raise PermissionDenied(
             "Only the responders of this item's queue can open it; you can follow your "
@@ -280,20 +318,63 @@ def incident_current_route(incident: Incident) -> str | None:
     return latest["route"] if latest else incident.route
 
 
+# Life safety by the incident's facts (DOMAIN: the life-safety floor), whatever the route: a
+# firearm notification to a principal sorts above the morning's vaping referrals.
+LIFE_SAFETY_FACTS = (
+    Q(incident__weapon__in=["firearm", "weapon_possessed"])
+    | Q(incident__danger_now="to_others")
+    | Q(incident__threat="to_kill_or_seriously_injure")
+)
+
+
 def queue_items_listed(
     user: User,
     *,
     school_id: int | None = None,
     route: str | None = None,
     states: Iterable[str] = OPEN_STATES,
+    notifications: bool | None = False,
 ) -> QuerySet[QueueItem]:
-    """The items of the user's queues, most urgent first, then oldest first."""
+    """The items of the user's queues, most urgent first: life safety (by route and by the
+    incident's facts), then the route's urgency, then the nearest acknowledge deadline.
+
+    ``notifications``: False, the items to act on; True, the "for your information" ones;
+    None, both."""
     items = queue_items_for(user).filter(state__in=list(states))
+    if notifications is not None:
+        condition = Q(origin=ItemOrigin.NOTIFY)
+        items = items.filter(condition) if notifications else items.exclude(condition)
     if school_id is not None:
         items = items.filter(queue__school_id=school_id)
     if route:
         items = items.filter(route=route)
-    return items.order_by("urgency", "queued_at", "id")
+    return items.annotate(
+        life_safety=Case(When(LIFE_SAFETY_FACTS | Q(urgency=0), then=0), default=1)
+    ).order_by("life_safety", "urgency", F("ack_deadline").asc(nulls_last=True), "queued_at", "id")
+
+
+COUNTDOWN_AMBER = 0.5  # at most this share of the time to acknowledge left: amber
+COUNTDOWN_RED = 0.2  # at most this share left: red; past the deadline: overdue
+
+
+def countdown_state(item: QueueItem, now) -> str:
+    """How the acknowledge countdown looks: "" (nothing to count: acknowledged, closed, or a
+    notification), "ok", "amber", "red", "overdue" or "escalated"."""
+    if item.state not in ("queued", "claimed") or item.ack_deadline is None:
+        return ""
+    if item.origin == ItemOrigin.NOTIFY:
+        return ""
+    if item.escalation_level:
+        return "escalated"
+    left = (item.ack_deadline - now).total_seconds()
+    if left <= 0:
+        return "overdue"
+    window = max((item.ack_deadline - item.queued_at).total_seconds(), 1.0)
+    if left / window <= COUNTDOWN_RED:
+        return "red"
+    if left / window <= COUNTDOWN_AMBER:
+        return "amber"
+    return "ok"
 
 
 def queue_state_counts(queue_ids: Iterable[int]) -> dict[int, dict[str, int]]:
@@ -353,6 +434,7 @@ class QueueItemDetail:
     routing: dict | None
     students: list[StudentView]
     timeline: list[TimelineEvent]
+    co_response: "CoResponse | None" = None
 
 
 def incident_answers(incident: Incident) -> list[Answer]:
@@ -390,15 +472,36 @@ def routing_explanation(incident: Incident) -> dict | None:
     }
 
 
+@dataclass(frozen=True)
+class CoResponse:
+    lead: object | None  # the CoResponseMember who leads, or None while nobody is on the way
+    on_the_way: list  # every CoResponseMember, in the order they acknowledged
+    me: object | None  # the viewer's own CoResponseMember, if they are on the way
+
+
+def co_response(item: QueueItem, user: User) -> CoResponse | None:
+    """Who is on the way to a co-responder item and who leads: the member the team chose, or
+    else the first clinician on the way, or else the first member on the way."""
+    if item.route != "co_responder":
+        return None
+    members = list(item.co_responders.select_related("user"))
+    lead = next((m for m in members if m.leads), None)
+    lead = lead or next((m for m in members if m.role == "clinician"), None)
+    lead = lead or (members[0] if members else None)
+    me = next((m for m in members if m.user_id == user.pk), None)
+    return CoResponse(lead=lead, on_the_way=members, me=me)
+
+
 def queue_item_detail(user: User, item_id: int) -> QueueItemDetail:
     """Everything a responder reads about an item; 404/403 as queue_item_for."""
-    item = queue_item_for(user, item_id)
+    item = queue_item_for(user, item_id, reading=True)
     return QueueItemDetail(
         item=item,
         answers=incident_answers(item.incident),
         routing=routing_explanation(item.incident),
         students=incident_students_for_item(item),
         timeline=list(incident_timeline_for_responder(item.incident_id, item)),
+        co_response=co_response(item, user),
     )
 
 

@@ -5,6 +5,7 @@ only after commit.
 """
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,7 +23,9 @@ from schools.selectors import has_role_at
 from .facts import incidents_facts
 from .models import (
     URGENCY,
+    URGENCY_WORDS,
     AccessLogEntry,
+    CoResponderRole,
     EventKind,
     Incident,
     IncidentStudent,
@@ -351,6 +354,23 @@ def _incidents_route_locked(incidents: list[Incident]) -> None:
     items = _queue_items_create_many(plans, now)
     due = [(item.pk, item.route) for item in items]
     transaction.on_commit(lambda: _deliveries_send(due))
+    routed = [(incident.pk, incident.route) for incident in ready]
+    transaction.on_commit(lambda: _publish_routed(routed))
+
+
+def _publish_routed(routed: list[tuple[int, str]]) -> None:
+    """The reporters' incident pages show the route as soon as it is decided."""
+    from . import live
+
+    live.publish(
+        [
+            (
+                live.incident_channel(incident_id),
+                {"event": "routed", "incident": incident_id, "route": route},
+            )
+            for incident_id, route in routed
+        ]
+    )
 
 
 def _deliveries_send(due: list[tuple[int, str]]) -> None:
@@ -493,7 +513,7 @@ def queue_items_deliver(*, item_ids: list[int]) -> int:
     with transaction.atomic():
         items = list(
             QueueItem.objects.select_for_update(of=("self",))
-            .select_related("queue__school")
+            .select_related("queue__school", "incident")
             .filter(pk__in=item_ids, delivered_at__isnull=True)
             .order_by("pk")
         )
@@ -536,8 +556,13 @@ def _email_message(item: QueueItem, people: list[User], subject: str, lead: str)
     recipients = [person.email for person in people if person.email]
     if not recipients:
         return None
+    # "URGENT: Weapon at Washington Middle": what and where, most urgent first in an inbox.
+    headline = (
+        f"{URGENCY_WORDS[item.urgency]}: {item.incident.get_category_display()} at "
+        f"{item.queue.school.name}"
+    )
     return EmailMessage(
-        subject=f"[{item.queue.school.code}] {subject}",
+        subject=f"{headline} ({subject})",
         body=f"{lead}\n{settings.SITE_URL}/queues/items/{item.pk}/\n",
         to=recipients,
     )
@@ -565,7 +590,11 @@ def _member_email(item: QueueItem, members: list[User]):
     return _email_message(
         item,
         members,
-        subject=f"{kind}: {item.get_route_display()}",
+        subject=(
+            "for your information"
+            if item.origin == ItemOrigin.NOTIFY
+            else f"new, {item.get_route_display()} queue"
+        ),
         lead=f"{kind} for the {item.get_route_display()} queue at {item.queue.school.name}. "
         "Open it to read what happened and respond:",
     )
@@ -772,7 +801,7 @@ def _email_escalation(item: QueueItem, recipients: list[User]) -> None:
     _email_about_item(
         item,
         recipients,
-        subject=f"Not acknowledged: {item.get_route_display()}",
+        subject=f"not acknowledged in time, {item.get_route_display()} queue",
         lead=f"An incident in the {item.get_route_display()} queue at "
         f"{item.queue.school.name} has not been acknowledged in time.",
     )
@@ -823,6 +852,8 @@ def _ensure_open(item: QueueItem) -> None:
 
 
 def _ensure_mine_or_unowned(item: QueueItem, user: User, verb: str) -> None:
+    if item.route == Route.CO_RESPONDER:
+        return  # a co-response is two people's: either member acts on it
     if item.owner_id is not None and item.owner_id != user.pk:
         raise QueueItemConflict(
             f"{_person(item.owner)} has claimed this item: only they can {verb} it.",
@@ -847,12 +878,38 @@ def _incident_status_refresh(incident_id: int) -> None:
     )
     if not states:
         status = Status.RESOLVED
+        _notifications_close(incident_id)
     elif ItemState.ACKNOWLEDGED in states:
         status = Status.ACKNOWLEDGED
     else:
         status = Status.ROUTED
     if incident.status != status:
         Incident.objects.filter(pk=incident_id).update(status=status)
+        from . import live
+
+        transaction.on_commit(
+            lambda: live.publish_incident(incident_id=incident_id, event="status", status=status)
+        )
+
+
+def _notifications_close(incident_id: int) -> None:
+    """The "for your information" items close themselves when the incident is resolved."""
+    from . import live
+
+    items = list(
+        QueueItem.objects.select_for_update(of=("self",)).filter(
+            incident_id=incident_id, origin=ItemOrigin.NOTIFY, state__in=_OPEN_STATES
+        )
+    )
+    if not items:
+        return
+    now = timezone.now()
+    QueueItem.objects.filter(pk__in=[item.pk for item in items]).update(
+        state=ItemState.RESOLVED, closed_at=now
+    )
+    for item in items:
+        item.state, item.closed_at = ItemState.RESOLVED, now
+    transaction.on_commit(lambda: live.publish_items(items, "resolved"))
 
 
 def queue_item_claim(*, user: User, item_id: int) -> QueueItem:
@@ -862,6 +919,8 @@ def queue_item_claim(*, user: User, item_id: int) -> QueueItem:
         _ensure_open(item)
         if item.owner_id == user.pk:
             return item
+        if item.owner_id is not None and item.route == Route.CO_RESPONDER:
+            return item  # nobody locks the other member out of a co-response
         if item.owner_id is not None:
             raise QueueItemConflict(
                 f"{_person(item.owner)} has already claimed this item.",
@@ -883,11 +942,82 @@ def queue_item_claim(*, user: User, item_id: int) -> QueueItem:
     return item
 
 
-def queue_item_acknowledge(*, user: User, item_id: int) -> QueueItem:
-    """Say you are on it (stops the escalation clock). Acknowledging an unowned item claims it."""
+def _co_responder_role(user: User, item: QueueItem) -> str:
+    from schools.models import Membership
+
+    roles = set(
+        Membership.objects.filter(
+            user=user, school__district_id=item.queue.school.district_id
+        ).values_list("role", flat=True)
+    )
+    if Role.SRO in roles and Role.CLINICIAN not in roles:
+        return CoResponderRole.SRO
+    return CoResponderRole.CLINICIAN
+
+
+def _co_response_on_my_way(item: QueueItem, user: User) -> QueueItem:
+    """A co-response member acknowledges for themselves. The first one stops the escalation
+    clock (the item is acknowledged); each later one is added to who is on the way."""
+    from .models import CoResponseMember
+
+    if item.co_responders.filter(user=user).exists():
+        return item
+    now = timezone.now()
+    member = CoResponseMember.objects.create(
+        item=item, user=user, role=_co_responder_role(user, item), acknowledged_at=now
+    )
+    first = item.state != ItemState.ACKNOWLEDGED
+    if first:
+        if item.owner_id is None:
+            item.owner = user
+            item.claimed_at = now
+        item.state = ItemState.ACKNOWLEDGED
+        item.acknowledged_at = now
+        item.save(update_fields=["owner", "claimed_at", "state", "acknowledged_at"])
+    timeline_record(
+        incident=item.incident,
+        kind=EventKind.ACKNOWLEDGED,
+        actor=user,
+        item=item.pk,
+        route=item.route,
+        on_my_way=member.role,
+    )
+    _incident_status_refresh(item.incident_id)
+    _publish_after_commit(item, "acknowledged")
+    return item
+
+
+def queue_item_lead_take(*, user: User, item_id: int) -> QueueItem:
+    """The team says otherwise: a member who is on the way leads instead of the clinician."""
     with transaction.atomic():
         item = _queue_item_locked(user, item_id)
         _ensure_open(item)
+        members = list(item.co_responders.select_for_update())
+        mine = next((m for m in members if m.user_id == user.pk), None)
+        if item.route != Route.CO_RESPONDER or mine is None:
+            raise QueueItemConflict(
+                'Only a co-responder who said "On my way" can take the lead.', state=item.state
+            )
+        if mine.leads:
+            return item
+        item.co_responders.filter(leads=True).update(leads=False)
+        mine.leads = True
+        mine.save(update_fields=["leads"])
+        timeline_record(
+            incident=item.incident, kind=EventKind.LEAD, actor=user, item=item.pk, route=item.route
+        )
+        _publish_after_commit(item, "lead")
+    return item
+
+
+def queue_item_acknowledge(*, user: User, item_id: int) -> QueueItem:
+    """Say you are on it (stops the escalation clock). Acknowledging an unowned item claims it.
+    On a co-responder item each member acknowledges for themselves ("On my way")."""
+    with transaction.atomic():
+        item = _queue_item_locked(user, item_id)
+        _ensure_open(item)
+        if item.route == Route.CO_RESPONDER:
+            return _co_response_on_my_way(item, user)
         _ensure_mine_or_unowned(item, user, "acknowledge")
         if item.state == ItemState.ACKNOWLEDGED:
             return item
@@ -997,6 +1127,8 @@ def queue_item_resolve(*, user: User, item_id: int, outcome: str, summary: str =
 
     When the incident has no open (non-notification) item left, it is resolved.
     """
+    from .selectors import outcomes_for_user
+
     errors: dict[str, list[str]] = {}
     if outcome not in Outcome.values:
         errors["outcome"] = [
@@ -1013,6 +1145,17 @@ def queue_item_resolve(*, user: User, item_id: int, outcome: str, summary: str =
         item = _queue_item_locked(user, item_id)
         _ensure_open(item)
         _ensure_mine_or_unowned(item, user, "resolve")
+        allowed = outcomes_for_user(user, item)
+        if outcome not in allowed:
+            raise ValidationError(
+                {
+                    "outcome": [
+                        f'"{Outcome(outcome).label}" is not an outcome you can record here '
+                        f"({item.get_route_display()} queue); choose one of: "
+                        f"{', '.join(Outcome(o).label for o in allowed)}."
+                    ]
+                }
+            )
         now = timezone.now()
         if item.owner_id is None:
             item.owner = user
@@ -1092,31 +1235,14 @@ def access_record_many(*, user: User, incidents, action: str) -> int:
     return len(entries)
 
 
-def responder_queues_ensure(*, user: User) -> int:
-    """Open every queue the user works that routing has not opened yet; returns how many.
+def responder_queues_open(*, school_ids: Iterable[int]) -> int:
+    """Open every route's queue at these schools (those not open yet); returns how many.
 
-    Routing opens queues on first use; My queues opens them up front so the page lists every
-    queue the person works and its live updates listen to all of them from the start.
+    Called when a school is created or someone is given a role at one, so that a queue
+    exists from the moment its school does: reading an empty queue is a 200 with no items,
+    and no page has to write on GET. Migration 0007 opened the queues of existing schools.
     """
-    from schools.selectors import districts_administered, memberships_of
-
-    from .models import CoResponderTeamMember
-    from .selectors import ROUTE_ROLES
-
-    wanted: set[tuple[int, str]] = set()
-    for membership in memberships_of(user):
-        for route, roles in ROUTE_ROLES.items():
-            if membership.role in roles:
-                wanted.add((membership.school_id, route))
-    team = CoResponderTeamMember.objects.filter(user=user).values("district_id")
-    for school_id in School.objects.filter(district_id__in=team).values_list("pk", flat=True):
-        wanted.add((school_id, Route.CO_RESPONDER))
-    admin_districts = [d.pk for d in districts_administered(user)]
-    if admin_districts:
-        for school_id in School.objects.filter(district_id__in=admin_districts).values_list(
-            "pk", flat=True
-        ):
-            wanted |= {(school_id, route) for route in Route.values}
+    wanted = {(school_id, route) for school_id in set(school_ids) for route in Route.values}
     if not wanted:
         return 0
     existing = set(

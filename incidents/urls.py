@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import rule_preview_views, views
+from . import live_views, rule_preview_views, views
 from .queue_urls import queue_urlpatterns
 
 app_name = "incidents"
@@ -10,6 +10,7 @@ urlpatterns = [
     path("incidents/mine/", views.incidents_mine, name="mine"),
     path("incidents/students/", views.student_search, name="student_search"),
     path("incidents/<int:pk>/", views.incident_detail, name="detail"),
+    path("incidents/<int:pk>/events/", live_views.incident_events, name="incident_events"),
     path("rules/<int:version>/preview/", rule_preview_views.rule_preview, name="rule_preview"),
 ]
 urlpatterns += queue_urlpatterns

@@ -6,7 +6,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
-from . import selectors
+from . import selectors, services
 from .models import District, Membership, RosterImportRun, School, Student, User
 
 
@@ -73,6 +73,11 @@ class DistrictAdmin(DistrictScopedAdmin):
 class SchoolAdmin(DistrictScopedAdmin):
     list_display = ["code", "name", "grade_span", "district"]
     search_fields = ["code", "name"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            services.school_queues_open(school_ids=[obj.pk])
 
 
 @admin.register(Student, site=site)

@@ -6,6 +6,7 @@ from datetime import date
 from django.db import transaction
 
 from .models import District, Membership, RaceEthnicity, Role, School, Student, User
+from .services import school_queues_open
 
 DEMO_PASSWORD = "demo"  # noqa: S105 - documented demo login
 DEMO_SCHOOLS = [
@@ -103,6 +104,7 @@ def seed_people_and_roster(students_per_school: int = 40) -> District:
             defaults={"district": district, "name": name, "grade_low": low, "grade_high": high},
         )
         schools.append(school)
+    school_queues_open(school_ids=[school.pk for school in schools])
     for username, first, last, role in DEMO_USERS:
         user = _user(username, first, last)
         for school in schools:

@@ -196,8 +196,29 @@ def roster_import(*, content: str, district: District | None = None) -> RosterIm
     return RosterImportResult(created=created, updated=updated)
 
 
+def school_queues_open(*, school_ids) -> int:
+    """Open the school's responder queues (one per route) that are not open yet."""
+    # Queues are the incidents app's; a school exists with its queues from the start.
+    from incidents.services import responder_queues_open
+
+    return responder_queues_open(school_ids=school_ids)
+
+
+@transaction.atomic
+def school_create(
+    *, district: District, code: str, name: str, grade_low: int, grade_high: int
+) -> School:
+    school = School.objects.create(
+        district=district, code=code, name=name, grade_low=grade_low, grade_high=grade_high
+    )
+    school_queues_open(school_ids=[school.pk])
+    return school
+
+
+@transaction.atomic
 def membership_grant(*, user: User, school: School, role: str) -> Membership:
     if role not in Role.values:
         raise ValueError(f"unknown role {role!r}")
     membership, _ = Membership.objects.get_or_create(user=user, school=school, role=role)
+    school_queues_open(school_ids=[school.pk])
     return membership

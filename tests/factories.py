@@ -18,12 +18,21 @@ class SchoolFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = School
         django_get_or_create = ("code",)
+        skip_postgeneration_save = True
 
     district = factory.SubFactory(DistrictFactory)
     code = factory.Sequence(lambda n: f"SCH-{n}")
     name = factory.LazyAttribute(lambda o: f"School {o.code}")
     grade_low = 6
     grade_high = 8
+
+    @factory.post_generation
+    def queues(school, create, extracted, **kwargs):
+        # As schools.services.school_create does: a school exists with its queues.
+        if create:
+            from schools.services import school_queues_open
+
+            school_queues_open(school_ids=[school.pk])
 
 
 class UserFactory(factory.django.DjangoModelFactory):

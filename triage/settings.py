@@ -67,6 +67,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "triage.errors.ProductErrorPagesMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -83,6 +84,9 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "triage.urls"
+# Error pages are the product's, also with DEBUG on (triage/errors.py); 1 shows Django's.
+DEBUG_ERROR_PAGES = env_bool("DJANGO_DEBUG_ERROR_PAGES", False)
+CSRF_FAILURE_VIEW = "triage.errors.csrf_failure"
 WSGI_APPLICATION = "triage.wsgi.application"
 ASGI_APPLICATION = "triage.asgi.application"
 
@@ -272,7 +276,10 @@ if _email_backend.endswith("smtp.EmailBackend"):
     }
 MAILERS = {"default": {"BACKEND": _email_backend, "OPTIONS": _email_options}}
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "triage@localhost")
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The address in emails and the one the server prints; follows PORT (as `make run` serves).
+SITE_URL = os.environ.get("SITE_URL", f"http://127.0.0.1:{os.environ.get('PORT', '8000')}").rstrip(
+    "/"
+)
 
 # --- Celery ---------------------------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get(
@@ -293,6 +300,8 @@ ONEROSTER_DROP_DIR = os.environ.get("ONEROSTER_DROP_DIR", "")
 ONEROSTER_DISTRICT = os.environ.get("ONEROSTER_DISTRICT", "")  # slug; needed with several
 ONEROSTER_SYNC_SECONDS = float(os.environ.get("ONEROSTER_SYNC_SECONDS", "300"))
 ONEROSTER_SETTLE_SECONDS = float(os.environ.get("ONEROSTER_SETTLE_SECONDS", "60"))
+# Live updates: open event streams (tabs) one person may hold at once, across processes.
+LIVE_STREAMS_PER_USER = int(os.environ.get("TRIAGE_LIVE_STREAMS_PER_USER", "10"))
 
 # --- Cache ----------------------------------------------------------------------------------
 if REDIS_URL:

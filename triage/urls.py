@@ -24,3 +24,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
 ]
+
+handler404 = "triage.errors.page_not_found"
+handler403 = "triage.errors.permission_denied"
+handler500 = "triage.errors.server_error"

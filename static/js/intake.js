@@ -1,7 +1,6 @@
 // Report-an-incident page: the category's follow-up questions first, the student picker
 // (across all of the person's schools; picking a student sets the school), the threat words
 // toggle, one submit only.
-// Incident page: refresh the status part while the incident waits for routing.
 // Plain JS, no build step. Without it the form still works; only the picker needs it.
 (function () {
   "use strict";
@@ -278,32 +277,6 @@
     });
   }
 
-  function setupStatusPolling() {
-    var every = 10000;
-    function poll() {
-      var section = document.getElementById("incident-status");
-      var url = section && section.getAttribute("data-poll");
-      if (!url) return; // routed: nothing more to wait for
-      fetch(url, { credentials: "same-origin" })
-        .then(function (response) {
-          if (!response.ok) throw new Error(String(response.status));
-          return response.text();
-        })
-        .then(function (html) {
-          var holder = document.createElement("div");
-          holder.innerHTML = html;
-          var fresh = holder.querySelector("#incident-status");
-          if (fresh) section.replaceWith(fresh);
-        })
-        .catch(function () {})
-        .then(function () {
-          setTimeout(poll, every);
-        });
-    }
-    setTimeout(poll, every);
-  }
-
   var form = document.getElementById("incident-form");
   if (form) setupForm(form);
-  if (document.getElementById("incident-status")) setupStatusPolling();
 })();

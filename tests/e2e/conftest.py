@@ -92,3 +92,41 @@ def demo_routed_in_test(transactional_db, monkeypatch):
     monkeypatch.setattr(services, "incident_dispatch", lambda *, incident_id, force=False: True)
     monkeypatch.setattr(services, "queue_items_deliver_later", lambda *, item_ids, route: None)
     return district
+
+
+@pytest.fixture
+def asgi_live_server(transactional_db):
+    """The product's ASGI application under uvicorn, in a thread of this process: live streams
+    stay open as they do in production (Django's live_server is a WSGI server)."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    import uvicorn
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+
+    from tests.processes import free_port
+    from triage.asgi import application
+
+    port = free_port()
+    config = uvicorn.Config(
+        ASGIStaticFilesHandler(application),
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield SimpleNamespace(url=f"http://127.0.0.1:{port}")
+    server.should_exit = True
+    thread.join(15)
+    from django.db import connection
+
+    if hasattr(connection, "close_pool"):
+        connection.close_pool()  # connections its threads borrowed: the database can be dropped

@@ -22,10 +22,10 @@ def demo(transactional_db):
     return district
 
 
-def test_incident_arrives_live_and_the_reporter_sees_the_outcome(page, live_server, demo):
-    sign_in(page, live_server, "counselor")
+def test_incident_arrives_live_and_the_reporter_sees_the_outcome(page, asgi_live_server, demo):
+    sign_in(page, asgi_live_server, "counselor")
     with page.expect_response(lambda r: "/queues/events/" in r.url):
-        page.goto(f"{live_server.url}/queues/")
+        page.goto(f"{asgi_live_server.url}/queues/")
     expect(page.get_by_role("heading", name="My queues")).to_be_visible()
     assert_accessible(page)
 
@@ -56,9 +56,11 @@ def test_incident_arrives_live_and_the_reporter_sees_the_outcome(page, live_serv
     expect(page.locator(".messages")).to_contain_text("You claimed this item.")
     page.get_by_role("button", name="Acknowledge: I am on it").click()
     expect(page.locator(".messages")).to_contain_text("Acknowledged: you are on it.")
+    page.locator("summary", has_text="Add a note").click()
     page.get_by_label("Private note").fill("Grandmother can pick her up at 3.")
     page.get_by_role("button", name="Add note").click()
     expect(page.locator(".messages")).to_contain_text("Note added.")
+    page.locator("summary", has_text="Resolve with an outcome").click()
     page.get_by_label("Outcome").select_option(label="Safety plan")
     page.get_by_label("Summary for the person who reported it").fill(
         "Ava is safe; we made a plan with her family."
@@ -68,16 +70,16 @@ def test_incident_arrives_live_and_the_reporter_sees_the_outcome(page, live_serv
     assert_accessible(page)
 
     page.context.clear_cookies()
-    sign_in(page, live_server, "teacher")
-    page.goto(f"{live_server.url}/incidents/{incident.pk}/")
+    sign_in(page, asgi_live_server, "teacher")
+    page.goto(f"{asgi_live_server.url}/incidents/{incident.pk}/")
     main = page.locator("main")
     expect(main).to_contain_text("Safety plan")
     expect(main).to_contain_text("Ava is safe; we made a plan with her family.")
     expect(main).not_to_contain_text("Grandmother can pick her up")
 
     page.context.clear_cookies()
-    sign_in(page, live_server, "district_admin")
-    page.goto(f"{live_server.url}/access-log/")
+    sign_in(page, asgi_live_server, "district_admin")
+    page.goto(f"{asgi_live_server.url}/access-log/")
     expect(page.get_by_role("heading", name="Access log")).to_be_visible()
     expect(page.locator("tbody")).to_contain_text("Casey Counselor")
     page.get_by_label("Incident number").fill(str(incident.pk))

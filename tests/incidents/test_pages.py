@@ -313,14 +313,18 @@ def test_opening_someone_elses_report_is_logged_and_the_reporters_own_is_not(
     assert (entry.user, entry.incident, entry.action) == (admin, incident, "view_incident")
 
 
-def test_status_part_polls_only_while_received(client_for, teacher, school):
+def test_status_part_is_what_the_live_page_reloads(client_for, teacher, school):
     incident, _ = services.incident_file(
         reporter=teacher, school=school, category="other", narrative="x"
     )
     client = client_for(teacher)
+    page = client.get(f"/incidents/{incident.pk}/").content.decode()
+    assert (
+        f'data-events-url="/incidents/{incident.pk}/events/" '
+        f'data-status-url="/incidents/{incident.pk}/?part=status"'
+    ) in page
     part = client.get(f"/incidents/{incident.pk}/?part=status").content.decode()
     assert part.startswith('<section class="incident-status" id="incident-status"')
-    assert f'data-poll="/incidents/{incident.pk}/?part=status"' in part
     assert "Received" in part
     assert "<h1>" not in part
 
@@ -328,7 +332,6 @@ def test_status_part_polls_only_while_received(client_for, teacher, school):
         route="administrator", routed_at=timezone.now(), status="routed"
     )
     part = client.get(f"/incidents/{incident.pk}/?part=status").content.decode()
-    assert "data-poll" not in part
     assert "Administrator" in part
 
 

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from policies.services import ruleset_ensure_default
@@ -17,4 +18,4 @@ class Command(BaseCommand):
         for username, _first, _last, role in DEMO_USERS:
             self.stdout.write(f"  {username:<15} {role.label} at LIN-ES, WAS-MS and JEF-HS")
         self.stdout.write(f"  {'teacher2':<15} Teacher at WAS-MS only")
-        self.stdout.write("Open http://127.0.0.1:8000/")
+        self.stdout.write(f"Open {settings.SITE_URL}/ once the server is up.")
