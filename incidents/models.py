@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from schools.models import School, Student
@@ -412,12 +413,14 @@ class LiveEvent(models.Model):
 class AccessAction(models.TextChoices):
     VIEW_ITEM = "view_item", "Viewed a queue item"
     VIEW_INCIDENT = "view_incident", "Viewed an incident"
+    DEACTIVATE_PERSON = "deactivate", "Deactivated a person"
 
 
 class AccessLogEntry(models.Model):
     """Who opened which incident record, and when. Append-only: the product only inserts, what
-    an entry points at cannot be deleted, and on PostgreSQL a trigger refuses any UPDATE or
-    DELETE of an entry (migration 0005), whatever client tries it."""
+    an entry points at cannot be deleted, and on PostgreSQL a trigger refuses any UPDATE,
+    DELETE or TRUNCATE (migrations 0005 and 0007), whatever client tries it, and the runtime
+    database role of the README cannot disable it."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     username = models.CharField(
@@ -426,12 +429,23 @@ class AccessLogEntry(models.Model):
         help_text="The username when the entry was written: renaming the user later does not "
         "change what the log says.",
     )
-    incident = models.ForeignKey(Incident, on_delete=models.PROTECT, related_name="access_log")
+    incident = models.ForeignKey(
+        Incident, on_delete=models.PROTECT, null=True, blank=True, related_name="access_log"
+    )
     queue_item = models.ForeignKey(
         QueueItem, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # An entry about a person (a deactivation) names them and their district, not an incident.
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    district = models.ForeignKey(
+        "schools.District", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     action = models.CharField(max_length=16, choices=AccessAction.choices)
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set by the database, never by the client: on PostgreSQL a trigger overwrites any value
+    # an INSERT brings (migration 0007), so an entry cannot be back-dated.
+    at = models.DateTimeField(db_default=Now(), db_index=True)
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -440,6 +454,12 @@ class AccessLogEntry(models.Model):
         indexes = [
             models.Index(fields=["user", "-at"]),
             models.Index(fields=["incident", "-at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(incident__isnull=False) | Q(person__isnull=False),
+                name="access_log_entry_names_incident_or_person",
+            )
         ]
 
     def __str__(self) -> str:

@@ -309,7 +309,9 @@ def access_log_for(
     districts = [d.pk for d in districts_administered(user)]
     if not districts:
         raise PermissionDenied("Only district admins can read the access log.")
-    entries = AccessLogEntry.objects.filter(incident__school__district_id__in=districts)
+    entries = AccessLogEntry.objects.filter(
+        Q(incident__school__district_id__in=districts) | Q(district_id__in=districts)
+    )
     if username:
         entries = entries.filter(user__username__iexact=username)
     if incident_id is not None:
@@ -318,7 +320,9 @@ def access_log_for(
         entries = entries.filter(at__date__gte=since)
     if until is not None:
         entries = entries.filter(at__date__lte=until)
-    return entries.select_related("user", "incident__school", "queue_item").order_by("-at", "-id")
+    return entries.select_related("user", "incident__school", "queue_item", "person").order_by(
+        "-at", "-id"
+    )
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin_site.urls),
+    path("people/", include("schools.urls")),
     path("", include("incidents.urls")),
     path("rules/", include("policies.urls")),
     path("reports/", include("reports.urls")),
