@@ -127,6 +127,9 @@ class Incident(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     # A client-chosen key so a resent or double-clicked filing creates one incident.
     idempotency_key = models.CharField(max_length=64, blank=True, default="")
+    # What was filed under that key (a hash): the same key with a different body is refused,
+    # so a second, different report is never taken for a resend of the first.
+    idempotency_fingerprint = models.CharField(max_length=64, blank=True, default="")
 
     # The routing decision, written once by the routing service (the row is its own outbox:
     # route IS NULL means "not yet routed", which the sweep re-sends).

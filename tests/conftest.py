@@ -110,3 +110,21 @@ def _flush_past_the_access_log_trigger():
     DatabaseOperations.execute_sql_flush = execute_sql_flush
     yield
     DatabaseOperations.execute_sql_flush = original
+
+
+@pytest.fixture(autouse=True)
+def _no_throttle_history():
+    """API throttles count in the cache (Redis in CI), which outlives each test's
+    transaction: start every test with no requests counted."""
+    from django.core.cache import cache
+
+    if settings.REDIS_URL:
+        from triage.redis import client
+
+        with contextlib.suppress(Exception):
+            redis = client()
+            keys = list(redis.scan_iter(match="*throttle_*"))
+            if keys:
+                redis.delete(*keys)
+    else:
+        cache.clear()

@@ -1,6 +1,7 @@
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from schools.admin import site as admin_site
 from schools.apis import MeApi
@@ -23,5 +24,14 @@ urlpatterns = [
     path("api/", include("policies.urls_api")),
     path("api/me/", MeApi.as_view(), name="api-me"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Signed-in people only; the split view serves its start-up script as a file (CSP).
+    path(
+        "api/docs/",
+        login_required(
+            SpectacularSwaggerSplitView.as_view(
+                url_name="schema", template_name="api/swagger_ui.html"
+            )
+        ),
+        name="api-docs",
+    ),
 ]
