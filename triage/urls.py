@@ -1,11 +1,12 @@
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from schools.admin import site as admin_site
 from schools.apis import MeApi
 from schools.views import home
+from triage.api.errors import api_not_found
 
 urlpatterns = [
     path("", home, name="home"),
@@ -34,4 +35,6 @@ urlpatterns = [
         ),
         name="api-docs",
     ),
+    # Last: an /api/ path that matched nothing answers JSON, not the HTML 404 page.
+    re_path(r"^api/", api_not_found),
 ]

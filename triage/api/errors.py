@@ -19,6 +19,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -110,3 +111,9 @@ def exception_handler(exc: Exception, context: dict):
         body = error_body(code, message, **getattr(exc, "extra", {}))
     response.data = body
     return response
+
+
+@csrf_exempt  # nothing is changed here; a POST gets the same JSON 404, not a CSRF page
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """Any /api/ path that names no endpoint: a JSON 404 like every other API error."""
+    return json_error(status.HTTP_404_NOT_FOUND, "not_found", "Not found.")

@@ -32,7 +32,7 @@ DESCRIPTIONS = {
     "400": "Invalid input: each problem with its field or path.",
     "401": "No credentials, or a wrong token.",
     "403": "Signed in, but not allowed (no role at that school, not a district admin).",
-    "404": "Nothing here that you may see.",
+    "404": "Nothing here that you may see (or a page number past the last page).",
     "405": "This method is not allowed here.",
     "406": "The Accept header asks for a format this API does not answer in.",
     "409": "The current state does not allow this action.",
@@ -46,8 +46,8 @@ WRITE_METHODS = {"post", "put", "patch"}
 
 def _codes(method: str, path: str, operation: dict) -> set[str]:
     codes = {"401", "403", "405", "406", "429"}
-    if "{" in path:
-        codes.add("404")
+    if "{" in path or any(p.get("name") == "page" for p in operation.get("parameters", [])):
+        codes.add("404")  # an object you may not see, or a page past the end
     has_query = any(p.get("in") == "query" for p in operation.get("parameters", []))
     if method in WRITE_METHODS:
         codes |= {"400", "413", "415"}
