@@ -12,6 +12,7 @@
 
 from urllib.parse import parse_qsl
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse
@@ -87,33 +88,50 @@ def check_request(request: HttpRequest) -> None:
 
 
 class InputBoundaryMiddleware:
+    """Sync and async: under ASGI the live stream's async view is not pushed onto a thread."""
+
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response):
         self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def __call__(self, request: HttpRequest):
+        if self.async_mode:
+            return self.__acall__(request)
+        response = self._refusal(request) or self.get_response(request)
+        user = getattr(request, "user", None)
+        return self._no_store(request, response, signed_in=bool(user and user.is_authenticated))
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        response = self._refusal(request) or await self.get_response(request)
+        user = await request.auser() if hasattr(request, "auser") else None
+        return self._no_store(request, response, signed_in=bool(user and user.is_authenticated))
+
+    @staticmethod
+    def _refusal(request: HttpRequest) -> HttpResponse | None:
         try:
             check_request(request)
         except InputRefused as refused:
             if request.path_info.startswith(API_PREFIX):
-                response = json_error(refused.status, refused.code, refused.message)
-            elif refused.status == 404:
+                return json_error(refused.status, refused.code, refused.message)
+            if refused.status == 404:
                 raise Http404(refused.message) from refused
-            elif refused.status == 413:
-                response = HttpResponse(refused.message, status=413, content_type="text/plain")
-            else:
-                raise BadRequest(refused.message) from refused
-        else:
-            response = self.get_response(request)
-        return self._no_store(request, response)
+            if refused.status == 413:
+                return HttpResponse(refused.message, status=413, content_type="text/plain")
+            raise BadRequest(refused.message) from refused
+        return None
 
     @staticmethod
-    def _no_store(request: HttpRequest, response: HttpResponse) -> HttpResponse:
-        user = getattr(request, "user", None)
+    def _no_store(request: HttpRequest, response: HttpResponse, *, signed_in: bool):
         content_type = response.get("Content-Type", "")
         if (
             request.path_info.startswith(API_PREFIX)
             or content_type.startswith("text/csv")
-            or (user is not None and user.is_authenticated and content_type.startswith("text/"))
+            or (signed_in and content_type.startswith("text/"))
         ):
             add_never_cache_headers(response)
         return response

@@ -53,3 +53,16 @@ def test_schema_and_docs_need_a_sign_in(teacher_browser):
     docs = anonymous.get("/api/docs/")
     assert docs.status_code == 302 and docs.url.startswith("/accounts/login/")
     assert teacher_browser.get("/api/schema/").status_code == 200
+
+
+def test_the_boundary_holds_under_asgi_too(transactional_db):
+    from asgiref.sync import async_to_sync
+    from django.test import AsyncClient
+
+    client = AsyncClient()
+    anonymous = async_to_sync(client.get)("/api/incidents/")
+    assert anonymous.status_code == 401
+    assert "no-store" in anonymous["Cache-Control"]
+    nul = async_to_sync(client.get)("/api/queues/A%00B/counselor/items/")
+    assert nul.status_code == 404
+    assert b'"not_found"' in nul.content
