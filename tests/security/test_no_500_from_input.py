@@ -160,3 +160,25 @@ def test_previewing_a_draft_with_errors_is_a_400(admin_api):
     )
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "ruleset"
+
+
+def test_an_oversized_body_over_a_real_connection_gets_the_413_not_a_reset(live_server, teacher):
+    import http.client
+    from urllib.parse import urlparse
+
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.create(user=teacher)
+    address = urlparse(live_server.url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    body = json.dumps(incident_body(narrative="x" * 2_000_000)).encode()
+    connection.request(
+        "POST",
+        "/api/incidents/",
+        body=body,
+        headers={"Authorization": f"Token {token.key}", "Content-Type": "application/json"},
+    )
+    response = connection.getresponse()
+    assert response.status == 413
+    assert json.loads(response.read())["errors"][0]["code"] == "too_large"
+    connection.close()
