@@ -1,6 +1,7 @@
 """Back office for incidents: the access log, read-only (it is append-only)."""
 
 from django.contrib import admin
+from django.db.models import Q
 
 from schools import selectors as school_selectors
 from schools.admin import site
@@ -10,7 +11,7 @@ from .models import AccessLogEntry
 
 @admin.register(AccessLogEntry, site=site)
 class AccessLogEntryAdmin(admin.ModelAdmin):
-    list_display = ["at", "user", "username", "action", "incident", "queue_item"]
+    list_display = ["at", "user", "username", "action", "incident", "queue_item", "person"]
     list_filter = ["action"]
     search_fields = [
         "username",
@@ -21,14 +22,25 @@ class AccessLogEntryAdmin(admin.ModelAdmin):
     ]
     date_hierarchy = "at"
     list_select_related = ["user", "incident", "queue_item__queue__school"]
-    readonly_fields = ["at", "user", "username", "action", "incident", "queue_item"]
+    readonly_fields = [
+        "at",
+        "user",
+        "username",
+        "action",
+        "incident",
+        "queue_item",
+        "person",
+        "district",
+    ]
 
     def get_queryset(self, request):
         entries = super().get_queryset(request)
         if request.user.is_superuser:
             return entries
         districts = [d.pk for d in school_selectors.districts_administered(request.user)]
-        return entries.filter(incident__school__district_id__in=districts)
+        return entries.filter(
+            Q(incident__school__district_id__in=districts) | Q(district_id__in=districts)
+        )
 
     def has_module_permission(self, request) -> bool:
         return site.has_permission(request)

@@ -149,3 +149,15 @@ def test_a_new_person_with_no_role_can_be_given_a_first_role(admin, school):
     newcomer = UserFactory(username="newcomer")
     services.person_role_grant(actor=admin, person=newcomer, school=school, role="teacher")
     assert list(newcomer.memberships.values_list("role", flat=True)) == ["teacher"]
+
+
+def test_a_deactivation_shows_in_the_back_office_access_log_of_that_district_only(
+    admin, school, far_school
+):
+    person = user_with_role(Role.TEACHER, school, username="pat")
+    services.person_deactivate(actor=admin, person=person)
+    mine = _client(admin).get("/admin/incidents/accesslogentry/")
+    assert [e.person for e in mine.context["cl"].result_list] == [person]
+    far_admin = user_with_role(Role.DISTRICT_ADMIN, far_school, username="faradmin")
+    theirs = _client(far_admin).get("/admin/incidents/accesslogentry/")
+    assert list(theirs.context["cl"].result_list) == []
