@@ -11,7 +11,16 @@ from .models import AccessLogEntry
 
 @admin.register(AccessLogEntry, site=site)
 class AccessLogEntryAdmin(admin.ModelAdmin):
-    list_display = ["at", "user", "username", "action", "incident", "queue_item", "detail"]
+    list_display = [
+        "at",
+        "user",
+        "username",
+        "action",
+        "incident",
+        "queue_item",
+        "person",
+        "detail",
+    ]
     list_filter = ["action"]
     search_fields = [
         "username",
@@ -29,6 +38,7 @@ class AccessLogEntryAdmin(admin.ModelAdmin):
         "action",
         "incident",
         "queue_item",
+        "person",
         "district",
         "detail",
     ]

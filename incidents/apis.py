@@ -1,10 +1,12 @@
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from policies import selectors as policy_selectors
+from policies.engine import RulesetError
+from triage.api.errors import Unprocessable
 
 from . import selectors, services
 from .facts import facts_from_intake
@@ -49,20 +51,26 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         responses={201: IncidentOutSerializer, 200: IncidentOutSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER)],
         description="File an incident. 201 with the incident; a repeated Idempotency-Key "
-        "answers 200 with the incident it first created. 400 with errors keyed by field; "
-        "403 for a school where you have no role. A safety answer (weapon, injury, threat, "
-        "danger_now, student_state, with_now) that is omitted is stored and returned as "
-        '"unknown", never as "none"; a "weapon" report whose weapon is unknown is routed as '
-        "a weapon possessed (the SRO responds).",
+        "with the same body answers 200 with the incident it first created, with a different "
+        "body 422 naming that incident (`incident`) and filing nothing. 400 with errors keyed "
+        "by field; 403 for a school where you have no role. A safety answer (weapon, injury, "
+        "threat, danger_now, student_state, with_now) that is omitted is stored and returned "
+        'as "unknown", never as "none"; a "weapon" report whose weapon is unknown is routed '
+        "as a weapon possessed (the SRO responds).",
     )
     def create(self, request):
         serializer = IncidentInSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         key = data.pop("idempotency_key", "") or request.headers.get("Idempotency-Key", "")[:64]
-        incident, created = services.incident_file(
-            reporter=request.user, idempotency_key=key, **data
-        )
+        try:
+            incident, created = services.incident_file(
+                reporter=request.user, idempotency_key=key, **data
+            )
+        except services.IdempotencyKeyReused as reused:
+            raise Unprocessable(
+                str(reused), code="idempotency_key_reused", extra={"incident": reused.incident.pk}
+            ) from reused
         if created:
             # Just written: it has no queue item yet, so nothing to read back for these.
             incident.current_route, incident.resolved_items = incident.route, []
@@ -98,7 +106,19 @@ class RuleSetPreviewApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         facts = facts_from_intake(data)
-        decision = policy_selectors.compiled_policy(ruleset).decide(facts)
+        try:
+            policy = policy_selectors.compiled_policy(ruleset)
+        except RulesetError as exc:
+            # A draft with errors decides nothing: say what to fix, as validating would.
+            raise serializers.ValidationError(
+                {
+                    "ruleset": [
+                        f"Version {ruleset.version} has errors: {p.path}: {p.message}"
+                        for p in exc.errors
+                    ]
+                }
+            ) from exc
+        decision = policy.decide(facts)
         return Response(
             {
                 "ruleset_version": ruleset.version,

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from schools.models import School, Student
@@ -136,6 +137,9 @@ class Incident(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     # A client-chosen key so a resent or double-clicked filing creates one incident.
     idempotency_key = models.CharField(max_length=64, blank=True, default="")
+    # What was filed under that key (a hash): the same key with a different body is refused,
+    # so a second, different report is never taken for a resend of the first.
+    idempotency_fingerprint = models.CharField(max_length=64, blank=True, default="")
 
     # The routing decision, written once by the routing service (the row is its own outbox:
     # route IS NULL means "not yet routed", which the sweep re-sends).
@@ -500,12 +504,14 @@ class AccessAction(models.TextChoices):
     VIEW_ITEM = "view_item", "Viewed a queue item"
     VIEW_INCIDENT = "view_incident", "Viewed an incident"
     EXPORT_CRDC_EXACT = "export_crdc_exact", "Downloaded the exact CRDC submission file"
+    DEACTIVATE_PERSON = "deactivate", "Deactivated a person"
 
 
 class AccessLogEntry(models.Model):
     """Who opened which incident record, and when. Append-only: the product only inserts, what
-    an entry points at cannot be deleted, and on PostgreSQL a trigger refuses any UPDATE or
-    DELETE of an entry (migration 0005), whatever client tries it."""
+    an entry points at cannot be deleted, and on PostgreSQL a trigger refuses any UPDATE,
+    DELETE or TRUNCATE (migrations 0005 and 0012), whatever client tries it, and the runtime
+    database role of the README cannot disable it."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     username = models.CharField(
@@ -520,29 +526,38 @@ class AccessLogEntry(models.Model):
     queue_item = models.ForeignKey(
         QueueItem, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    # A read of many records at once (an export of exact counts) names its district and what
-    # was read instead of one incident.
+    # An entry about a person (a deactivation) names them and their district; a read of many
+    # records at once (an export of exact counts) names its district and what was read.
+    person = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     district = models.ForeignKey(
         "schools.District", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     detail = models.CharField(max_length=200, blank=True)
     action = models.CharField(max_length=20, choices=AccessAction.choices)
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set by the database, never by the client: on PostgreSQL a trigger overwrites any value
+    # an INSERT brings (migration 0012), so an entry cannot be back-dated.
+    at = models.DateTimeField(db_default=Now(), db_index=True)
 
     class Meta:
         ordering = ["-at", "-id"]
         verbose_name = "access log entry"
         verbose_name_plural = "access log"
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(incident__isnull=False) | Q(district__isnull=False),
-                name="access_log_entry_incident_or_district",
-            )
-        ]
         indexes = [
             models.Index(fields=["user", "-at"]),
             models.Index(fields=["incident", "-at"]),
         ]
+        constraints = [
+            # Every entry says what was read: an incident, a person, or a district's export.
+            models.CheckConstraint(
+                condition=Q(incident__isnull=False)
+                | Q(person__isnull=False)
+                | Q(district__isnull=False),
+                name="access_log_entry_names_what_was_read",
+            )
+        ]
 
     def __str__(self) -> str:
-        return f"{self.user} {self.get_action_display().lower()} {self.incident or self.detail}"
+        what = self.incident or self.person or self.detail
+        return f"{self.user} {self.get_action_display().lower()} {what}"

@@ -4,7 +4,6 @@ Illegal transitions answer 409 with {"detail", "state"}; bad input 400 keyed by 
 you cannot see 404; an item of an incident you filed (but do not respond to) 403.
 """
 
-from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -13,6 +12,8 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 from rest_framework.views import APIView
+
+from triage.api.errors import Conflict
 
 from . import selectors, services
 from .models import AccessAction, ItemState
@@ -33,12 +34,7 @@ def _run(call, render) -> Response:
     try:
         result = call()
     except services.QueueItemConflict as conflict:
-        return Response(
-            {"detail": conflict.message, "state": conflict.state}, status=status.HTTP_409_CONFLICT
-        )
-    except ValidationError as error:
-        detail = error.message_dict if hasattr(error, "error_dict") else {"detail": error.messages}
-        return Response(detail, status=status.HTTP_400_BAD_REQUEST)
+        raise Conflict(conflict.message, extra={"state": conflict.state}) from conflict
     return render(result)
 
 

@@ -3,6 +3,8 @@
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from triage.api.fields import StrictCharField
+
 from .models import ItemState, Outcome, QueueItem, ResponderQueue, Route, TimelineEvent
 from .selectors import QueueItemDetail
 from .services import HANDOFF_REASON_MAX_LENGTH, NOTE_MAX_LENGTH, SUMMARY_MAX_LENGTH
@@ -43,7 +45,7 @@ class QueueSerializer(serializers.ModelSerializer):
 class QueueItemSerializer(serializers.ModelSerializer):
     incident = serializers.IntegerField(source="incident_id")
     school = serializers.CharField(source="queue.school.code")
-    owner = serializers.CharField(source="owner.username", default=None)
+    owner = serializers.CharField(source="owner.username", default=None, allow_null=True)
     category = serializers.CharField(source="incident.category")
     filed_at = serializers.DateTimeField(source="incident.filed_at")
     handed_off_to = serializers.IntegerField(source="handed_off_to_id", allow_null=True)
@@ -74,7 +76,7 @@ class QueueItemSerializer(serializers.ModelSerializer):
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", default=None)
+    actor = serializers.CharField(source="actor.username", default=None, allow_null=True)
     kind_label = serializers.CharField(source="get_kind_display")
 
     class Meta:
@@ -146,7 +148,7 @@ def queue_item_detail_data(detail: QueueItemDetail) -> dict:
 
 
 class NoteInSerializer(serializers.Serializer):
-    text = serializers.CharField(
+    text = StrictCharField(
         max_length=NOTE_MAX_LENGTH,
         trim_whitespace=False,
         error_messages={
@@ -163,7 +165,7 @@ class NoteInSerializer(serializers.Serializer):
 
 class HandoffInSerializer(serializers.Serializer):
     route = _choice(Route)
-    reason = serializers.CharField(
+    reason = StrictCharField(
         max_length=HANDOFF_REASON_MAX_LENGTH,
         error_messages={"blank": "Say why you are handing this off."},
     )
@@ -171,7 +173,7 @@ class HandoffInSerializer(serializers.Serializer):
 
 class ResolveInSerializer(serializers.Serializer):
     outcome = _choice(Outcome)
-    summary = serializers.CharField(
+    summary = StrictCharField(
         max_length=SUMMARY_MAX_LENGTH, required=False, allow_blank=True, default=""
     )
 

@@ -414,9 +414,9 @@ def access_log_for(
         entries = entries.filter(at__date__gte=since)
     if until is not None:
         entries = entries.filter(at__date__lte=until)
-    return entries.select_related("user", "incident__school", "queue_item", "district").order_by(
-        "-at", "-id"
-    )
+    return entries.select_related(
+        "user", "incident__school", "queue_item", "district", "person"
+    ).order_by("-at", "-id")
 
 
 @dataclass(frozen=True)

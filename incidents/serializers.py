@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from schools.models import School, Student
 from schools.selectors import has_role_at, memberships_of
+from triage.api.fields import StrictCharField
 
 from .facts import INTAKE_FACTS
 from .models import (
@@ -33,16 +34,10 @@ OMITTED_IS_UNKNOWN = (
     'Omitted: stored and returned as "unknown" (not answered), never as "none". In a '
     '"weapon" report an unknown weapon counts as a weapon possessed.'
 )
+# How far back a report may be dated: the last two years (older dates are typing mistakes,
+# and years before 1900 do not even print as RFC 3339 in every zone).
+OCCURRED_AT_MAX_AGE = timedelta(days=2 * 366)
 MAX_STUDENTS = 50
-
-
-class StrictCharField(serializers.CharField):
-    """A string, and only a string: 42 or true is a wrong type, not text."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 def choice_field(choices, default=None, **kwargs):
@@ -84,7 +79,9 @@ class InvolvedStudentInSerializer(serializers.Serializer):
 class IncidentInSerializer(serializers.Serializer):
     school = StrictCharField(max_length=20, help_text="School code, e.g. WAS-MS.")
     occurred_at = serializers.DateTimeField(
-        required=False, help_text="When it happened; defaults to now. Not in the future."
+        required=False,
+        help_text="When it happened; defaults to now. Within the last two years and not more "
+        "than 5 minutes in the future.",
     )
     location = choice_field(Location, default=Location.OTHER)
     category = choice_field(Category)
@@ -147,8 +144,13 @@ class IncidentInSerializer(serializers.Serializer):
         return value
 
     def validate_occurred_at(self, value):
-        if value > timezone.now() + CLOCK_SKEW:
+        now = timezone.now()
+        if value > now + CLOCK_SKEW:
             raise serializers.ValidationError("This time is in the future; give when it happened.")
+        if value < now - OCCURRED_AT_MAX_AGE:
+            raise serializers.ValidationError(
+                "This time is more than two years ago; check the year and give when it happened."
+            )
         return value
 
     def validate_school(self, value: str) -> School:
@@ -198,11 +200,11 @@ def resolve_students(school: School, entries: list[dict]) -> list[InvolvedStuden
         error: dict = {}
         if "student_id" in entry:
             student = found.get(entry["student_id"])
-            if student is None:
-                error["student_id"] = [f'No student "{entry["student_id"]}" on the roster.']
-            elif student.school_id != school.pk:
+            if student is None or student.school_id != school.pk:
+                # One message for both: a reporter does not learn that an id exists at
+                # another school of the district.
                 error["student_id"] = [
-                    f'Student "{entry["student_id"]}" is not on the roster of {school.code}.'
+                    f'No student "{entry["student_id"]}" on the roster of {school.code}.'
                 ]
             elif student.student_id in seen:
                 error["student_id"] = [f'Student "{entry["student_id"]}" is listed twice.']
@@ -221,7 +223,7 @@ def resolve_students(school: School, entries: list[dict]) -> list[InvolvedStuden
 
 
 class InvolvedStudentOutSerializer(serializers.ModelSerializer):
-    student_id = serializers.CharField(source="student.student_id", default=None)
+    student_id = serializers.CharField(source="student.student_id", default=None, allow_null=True)
     name = serializers.SerializerMethodField()
 
     class Meta:

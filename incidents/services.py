@@ -4,6 +4,8 @@ Each service is one transaction, records its timeline event, and schedules follo
 only after commit.
 """
 
+import hashlib
+import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -70,6 +72,28 @@ def timeline_record(
     )
 
 
+class IdempotencyKeyReused(Exception):
+    """The key was used before for a different report (like payment APIs: 422)."""
+
+    def __init__(self, incident: Incident):
+        self.incident = incident
+        super().__init__(
+            f"This Idempotency-Key already filed incident {incident.pk} with a different "
+            "report; this one was not filed. Send it again with a new key to file it."
+        )
+
+
+def _filing_fingerprint(**filed) -> str:
+    students = filed.pop("students")
+    filed["students"] = [
+        [s.role, s.student.pk if s.student else None, s.name, s.age] for s in students
+    ]
+    filed["school"] = filed["school"].pk
+    filed["occurred_at"] = filed["occurred_at"].isoformat() if filed["occurred_at"] else None
+    canonical = json.dumps(filed, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def incident_file(
     *,
     reporter: User,
@@ -90,17 +114,33 @@ def incident_file(
 ) -> tuple[Incident, bool]:
     """Save a filed incident and send it for routing after commit.
 
-    Returns (incident, created). A repeated idempotency key from the same reporter returns
-    the incident it first created, so a double click or a resend files one incident.
+    Returns (incident, created). A repeated idempotency key from the same reporter with the
+    same report returns the incident it first created, so a double click or a resend files
+    one incident; with a different report it raises IdempotencyKeyReused.
     """
     if not has_role_at(reporter, school):
         raise PermissionDenied(f"You have no role at {school.code}.")
+    fingerprint = _filing_fingerprint(
+        school=school,
+        category=category,
+        narrative=narrative,
+        occurred_at=occurred_at,
+        location=location,
+        weapon=weapon,
+        injury=injury,
+        threat=threat,
+        threat_words=threat_words,
+        danger_now=danger_now,
+        student_state=student_state,
+        with_now=with_now,
+        students=list(students),
+    )
     if idempotency_key:
         existing = Incident.objects.filter(
             filed_by=reporter, idempotency_key=idempotency_key
         ).first()
         if existing is not None:
-            return existing, False
+            return _same_filing(existing, fingerprint), False
     try:
         with transaction.atomic():
             incident = Incident.objects.create(
@@ -118,6 +158,7 @@ def incident_file(
                 student_state=student_state,
                 with_now=with_now,
                 idempotency_key=idempotency_key,
+                idempotency_fingerprint=fingerprint if idempotency_key else "",
             )
             involved = IncidentStudent.objects.bulk_create(
                 IncidentStudent(
@@ -138,8 +179,16 @@ def incident_file(
         if not idempotency_key:
             raise
         # The same key raced in from a second request: that one won.
-        return Incident.objects.get(filed_by=reporter, idempotency_key=idempotency_key), False
+        existing = Incident.objects.get(filed_by=reporter, idempotency_key=idempotency_key)
+        return _same_filing(existing, fingerprint), False
     return incident, True
+
+
+def _same_filing(existing: Incident, fingerprint: str) -> Incident:
+    # Incidents filed before fingerprints were kept have none: taken as the same, as before.
+    if existing.idempotency_fingerprint and existing.idempotency_fingerprint != fingerprint:
+        raise IdempotencyKeyReused(existing)
+    return existing
 
 
 # Routing messages are wake-ups. Each routing task routes its own incident and then every

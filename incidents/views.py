@@ -1,5 +1,7 @@
 """HTML pages for reporters: report an incident, read one, list what you filed."""
 
+import uuid
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -31,9 +33,17 @@ def incident_new(request: HttpRequest) -> HttpResponse:
         form = IncidentForm(request.POST, request=request)
         if form.is_valid():
             data = dict(form.validated)
-            incident, _created = services.incident_file(reporter=request.user, **data)
-            messages.success(request, "Incident filed")
-            return redirect("incidents:detail", pk=incident.pk)
+            try:
+                incident, _created = services.incident_file(reporter=request.user, **data)
+            except services.IdempotencyKeyReused as reused:
+                # A different report sent from a page that already filed one: not filed, and
+                # the next Send files it with a fresh key.
+                form.data = form.data.copy()
+                form.data["idempotency_key"] = uuid.uuid4().hex
+                form.add_error(None, str(reused))
+            else:
+                messages.success(request, "Incident filed")
+                return redirect("incidents:detail", pk=incident.pk)
     else:
         form = IncidentForm(request=request)
     return render(request, "incidents/new.html", {"form": form, "roles": InvolvementRole.choices})

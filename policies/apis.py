@@ -7,6 +7,8 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from triage.api.errors import Conflict
+
 from . import engine, selectors, services
 from .models import RuleSet
 from .registry import registry_as_data
@@ -27,18 +29,15 @@ READ_ONLY_FIELDS = frozenset(
 
 
 def problems_as_data(problems: list[engine.Problem]) -> list[dict]:
-    return [{"path": p.path, "message": p.message} for p in problems]
+    return [{"path": p.path, "code": "invalid", "message": p.message} for p in problems]
 
 
 def _get(user, version: int) -> RuleSet:
     return selectors.ruleset_get(user=user, version=version)
 
 
-def _conflict(exc: Exception, ruleset: RuleSet | None = None) -> Response:
-    data = {"detail": str(exc)}
-    if ruleset is not None:
-        data["status"] = ruleset.status
-    return Response(data, status=status.HTTP_409_CONFLICT)
+def _conflict(exc: Exception, ruleset: RuleSet | None = None) -> Conflict:
+    return Conflict(str(exc), extra={"status": ruleset.status} if ruleset is not None else {})
 
 
 class RuleSetListApi(APIView):
@@ -98,7 +97,7 @@ class RuleSetDetailApi(APIView):
                 {"errors": problems_as_data(exc.errors)}, status=status.HTTP_400_BAD_REQUEST
             )
         except services.RulesetConflict as exc:
-            return _conflict(exc, ruleset)
+            raise _conflict(exc, ruleset) from exc
         data = RuleSetSerializer(ruleset).data
         data["warnings"] = problems_as_data(warnings)
         return Response(data)
@@ -129,7 +128,7 @@ class RuleSetPublishApi(APIView):
                 {"errors": problems_as_data(exc.errors)}, status=status.HTTP_400_BAD_REQUEST
             )
         except services.RulesetConflict as exc:
-            return _conflict(exc, ruleset)
+            raise _conflict(exc, ruleset) from exc
         return Response(RuleSetSerializer(ruleset).data)
 
 

@@ -8,13 +8,14 @@ errors and warnings on the rule, condition, default route or guardrail its ``pat
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from django import forms
+
+from triage.api.parsers import loads_bounded
 
 from . import engine
 from .registry import (
@@ -58,7 +59,8 @@ class SpecForm(forms.Form):
 
     def clean_spec(self) -> Any:
         try:
-            return json.loads(self.cleaned_data["spec"])
+            # Bounded: a draft nested thousands deep or holding a NUL is refused, not a 500.
+            return loads_bounded(self.cleaned_data["spec"])
         except ValueError as exc:
             raise forms.ValidationError(
                 "The draft could not be read (it was not valid JSON); reload the page and try "

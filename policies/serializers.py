@@ -6,8 +6,10 @@ from .models import RuleSet
 class RuleSetSerializer(serializers.ModelSerializer):
     """A rule set reads back in the shape PUT accepts, plus its metadata."""
 
-    created_by = serializers.CharField(source="created_by.username", default=None)
-    published_by = serializers.CharField(source="published_by.username", default=None)
+    created_by = serializers.CharField(source="created_by.username", default=None, allow_null=True)
+    published_by = serializers.CharField(
+        source="published_by.username", default=None, allow_null=True
+    )
     rules = serializers.JSONField(
         help_text="Ordered rules: {id, name, route, also_notify, enabled, rationale, source, "
         "when}; `when` is {all:[...]} | {any:[...]} | {not:{...}} | {fact, op, value}."

@@ -825,11 +825,14 @@ CSV_HEADER = (
     "Students with a school-related arrest",
     "Risk ratio (referred students)",
 )
-FORMULA_STARTS = ("=", "+", "-", "@")
+# OWASP CSV injection: a cell starting with one of these may run as a formula (a TAB or CR
+# before = is skipped by some spreadsheets, so they count as well).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value: object) -> str:
-    """A spreadsheet never runs a cell as a formula: one that starts with = + - @ is quoted."""
+    """A spreadsheet never runs a cell as a formula: one that starts with = + - @, TAB or CR
+    is quoted."""
     text = str(value)
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 

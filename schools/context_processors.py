@@ -13,6 +13,7 @@ NAV_ITEMS = [
     ("policies:rulesets", "Routing rules", {Role.DISTRICT_ADMIN}),
     ("reports:equity", "Equity report", {Role.DISTRICT_ADMIN, Role.ADMINISTRATOR}),
     ("incidents:access_log", "Access log", {Role.DISTRICT_ADMIN}),
+    ("schools:people", "People", {Role.DISTRICT_ADMIN}),
     ("admin:index", "Back office", {Role.DISTRICT_ADMIN}),
 ]
 

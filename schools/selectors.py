@@ -2,6 +2,7 @@
 
 from collections.abc import Iterable
 
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
 from .models import District, Membership, Role, School, Student, User
@@ -84,3 +85,89 @@ def students_search(
             | Q(student_id__istartswith=term)
         )
     return students.select_related("school").order_by("last_name", "first_name")[:limit]
+
+
+# --- People: what a district admin may see and change -------------------------------------
+
+
+def people_of_district(user: User) -> QuerySet[User]:
+    """Everyone with a role at a school of the districts ``user`` administers.
+
+    PermissionDenied for anyone who administers no district (a superuser sees everyone).
+    """
+    if user.is_superuser:
+        return User.objects.all()
+    districts = [d.pk for d in districts_administered(user)]
+    if not districts:
+        raise PermissionDenied("Only district admins manage people.")
+    return User.objects.filter(memberships__school__district_id__in=districts).distinct()
+
+
+def people_manageable_by(user: User, *, queryset: QuerySet[User] | None = None) -> QuerySet[User]:
+    """The people a district admin may change: those whose every role is in the admin's
+    districts, who hold no district admin role and are neither staff nor superuser.
+
+    Changing anyone else (a superuser who also teaches, another district's admin, a person
+    who also works in another district) would let the admin climb above their own rights.
+    """
+    queryset = User.objects.all() if queryset is None else queryset
+    if user.is_superuser:
+        return queryset
+    districts = [d.pk for d in districts_administered(user)]
+    if not districts:
+        return queryset.none()
+    return (
+        queryset.filter(memberships__school__district_id__in=districts)
+        .exclude(memberships__role=Role.DISTRICT_ADMIN)
+        .exclude(memberships__in=Membership.objects.exclude(school__district_id__in=districts))
+        .exclude(Q(is_superuser=True) | Q(is_staff=True))
+        .distinct()
+    )
+
+
+def person_is_manageable_by(user: User, person: User) -> bool:
+    if user.is_superuser:
+        return True
+    if person.is_superuser or person.is_staff:
+        return False
+    if not Membership.objects.filter(user=person).exists():
+        # Nobody's yet (e.g. just signed in for the first time): any district admin may
+        # give them their first role.
+        return bool(districts_administered(user))
+    return people_manageable_by(user).filter(pk=person.pk).exists()
+
+
+def people_list(user: User, *, query: str = "") -> list[tuple[User, list[Membership], bool]]:
+    """People of the admin's districts with their roles there, and whether the admin may
+    change them: (person, memberships, manageable), by name."""
+    people = people_of_district(user)
+    query = query.strip()
+    for term in query.split()[:4]:
+        people = people.filter(
+            Q(username__icontains=term)
+            | Q(first_name__icontains=term)
+            | Q(last_name__icontains=term)
+        )
+    people = list(people.order_by("last_name", "first_name", "username")[:500])
+    manageable = set(
+        people_manageable_by(user)
+        .filter(pk__in=[p.pk for p in people])
+        .values_list("pk", flat=True)
+    )
+    memberships = Membership.objects.filter(user__in=people).select_related("school")
+    if not user.is_superuser:
+        memberships = memberships.filter(
+            school__district_id__in=[d.pk for d in districts_administered(user)]
+        )
+    by_person: dict[int, list[Membership]] = {}
+    for membership in memberships.order_by("school__name", "role"):
+        by_person.setdefault(membership.user_id, []).append(membership)
+    return [(p, by_person.get(p.pk, []), p.pk in manageable) for p in people]
+
+
+def schools_administered(user: User) -> QuerySet[School]:
+    if user.is_superuser:
+        return School.objects.order_by("name")
+    return School.objects.filter(
+        district_id__in=[d.pk for d in districts_administered(user)]
+    ).order_by("name")

@@ -5,8 +5,12 @@ import io
 from dataclasses import dataclass
 from datetime import date
 
+from django.contrib.sessions.models import Session
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
+from . import selectors
 from .models import District, Membership, RaceEthnicity, Role, School, Sex, Student, User
 
 ROSTER_COLUMNS = (
@@ -222,3 +226,81 @@ def membership_grant(*, user: User, school: School, role: str) -> Membership:
     membership, _ = Membership.objects.get_or_create(user=user, school=school, role=role)
     school_queues_open(school_ids=[school.pk])
     return membership
+
+
+# --- People: a district admin's roles and deactivations ------------------------------------
+
+
+def _check_may_manage(*, actor: User, person: User) -> None:
+    if not selectors.person_is_manageable_by(actor, person):
+        raise PermissionDenied(f"You cannot change {person.get_username()}'s access.")
+
+
+def person_role_grant(*, actor: User, person: User, school: School, role: str) -> Membership:
+    """Give ``person`` ``role`` at ``school``. A district admin grants roles only at schools
+    of their district, to people they may manage, and never the district admin role: only a
+    superuser grants that (or staff or superuser status, in the back office)."""
+    if role not in Role.values:
+        raise ValidationError(
+            {"role": f'Unknown role "{role}"; use one of {", ".join(Role.values)}.'}
+        )
+    if not actor.is_superuser:
+        if role == Role.DISTRICT_ADMIN:
+            raise PermissionDenied("Only a superuser can make someone a district admin.")
+        if not selectors.is_district_admin(actor, school.district):
+            raise PermissionDenied(f"{school.code} is not a school of your district.")
+    _check_may_manage(actor=actor, person=person)
+    if not person.is_active:
+        raise ValidationError({"person": f"{person.get_username()} is deactivated."})
+    with transaction.atomic():
+        membership, _ = Membership.objects.get_or_create(user=person, school=school, role=role)
+    return membership
+
+
+def person_role_remove(*, actor: User, membership: Membership) -> None:
+    """Take one role at one school away. The same limits as granting."""
+    if not actor.is_superuser:
+        if membership.role == Role.DISTRICT_ADMIN:
+            raise PermissionDenied("Only a superuser can remove a district admin role.")
+        if not selectors.is_district_admin(actor, membership.school.district):
+            raise PermissionDenied(f"{membership.school.code} is not a school of your district.")
+    _check_may_manage(actor=actor, person=membership.user)
+    with transaction.atomic():
+        Membership.objects.filter(pk=membership.pk).delete()
+
+
+def person_deactivate(*, actor: User, person: User) -> int:
+    """Stop ``person`` signing in, at once: their account is deactivated, every session they
+    have is ended and every API token deleted, and the access log says who did it.
+
+    Returns the number of sessions ended.
+    """
+    # The access log lives with the incidents it mostly records; this is its one entry about
+    # a person, so the import stays inside this function (schools is imported by incidents).
+    from rest_framework.authtoken.models import Token
+
+    from incidents.models import AccessAction, AccessLogEntry
+
+    if person.pk == actor.pk:
+        raise ValidationError({"person": "You cannot deactivate yourself."})
+    _check_may_manage(actor=actor, person=person)
+    districts = selectors.districts_administered(actor)
+    district = districts[0] if districts else selectors.district_of(person)
+    with transaction.atomic():
+        User.objects.filter(pk=person.pk).update(is_active=False)
+        person.is_active = False
+        Token.objects.filter(user=person).delete()
+        ended = [
+            session.pk
+            for session in Session.objects.filter(expire_date__gt=timezone.now()).iterator()
+            if str(session.get_decoded().get("_auth_user_id")) == str(person.pk)
+        ]
+        Session.objects.filter(pk__in=ended).delete()
+        AccessLogEntry.objects.create(
+            user=actor,
+            username=actor.get_username(),
+            person=person,
+            district=district,
+            action=AccessAction.DEACTIVATE_PERSON,
+        )
+    return len(ended)

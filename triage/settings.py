@@ -7,11 +7,14 @@ DJANGO_SECURE_SSL=1 (see README).
 
 import json
 import os
+import re
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -52,6 +55,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "schools",
     # Sign-in (issue 16): allauth accounts, SSO through OpenID Connect, MFA, user sessions.
     "allauth",
@@ -69,7 +73,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "triage.errors.ProductErrorPagesMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything reads the request: NUL bytes, bad UTF-8 and oversized API bodies.
+    "triage.middleware.InputBoundaryMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -81,6 +88,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "schools.middleware.DistrictTimezoneMiddleware",
+    # Last, as django-axes asks: it answers a locked-out sign-in.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "triage.urls"
@@ -100,6 +109,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.csp",
                 "schools.context_processors.navigation",
             ],
         },
@@ -157,8 +167,12 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-# Sign-in (issue 16): passwords through allauth, refused where a district turned them off.
-AUTHENTICATION_BACKENDS = ["accounts.backends.DistrictPasswordBackend"]
+AUTHENTICATION_BACKENDS = [
+    # django-axes first: it refuses a locked-out sign-in before the password is checked.
+    "axes.backends.AxesStandaloneBackend",
+    # Passwords through allauth, refused where a district turned them off (issue 16).
+    "accounts.backends.DistrictPasswordBackend",
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("DJANGO_TIME_ZONE", "America/Denver")
@@ -192,6 +206,28 @@ SESSION_TOUCH_SECONDS = min(300, SESSION_COOKIE_AGE // 10)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# The header the deployment's own proxy sets with the client's address (e.g. X-Forwarded-For);
+# unset, the address is the connection's (REMOTE_ADDR) and forwarded headers are ignored.
+_proxy_header = os.environ.get("DJANGO_TRUSTED_PROXY_HEADER", "").strip()
+TRUSTED_PROXY_HEADER = (
+    ("HTTP_" + _proxy_header.upper().replace("-", "_")).replace("HTTP_HTTP_", "HTTP_")
+    if _proxy_header
+    else ""
+)
+# Content-Security-Policy from Django's own middleware: scripts and styles from our origin
+# (or carrying the request's nonce) only; no inline script, no style attributes.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 # HTTPS behaviour has its own switch so DEBUG=0 still works over plain HTTP on loopback.
 SECURE_SSL = env_bool("DJANGO_SECURE_SSL", False)
 if SECURE_SSL:
@@ -261,6 +297,19 @@ def sso_providers(raw: str) -> dict:
 
 SOCIALACCOUNT_PROVIDERS = sso_providers(os.environ.get("SSO_OIDC_PROVIDERS", ""))
 
+# --- Sign-in lockout (django-axes) ----------------------------------------------------------
+# One username from one address is locked for 15 minutes after 5 wrong passwords; a right one
+# resets the count. Never by address alone: a whole school signs in from one address.
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "triage.client_ip.client_ip"
+AXES_LOCKOUT_TEMPLATE = "account/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept with their addresses
+
 # --- Email ----------------------------------------------------------------------------------
 # Django 6.1 mailers. EMAIL_BACKEND picks the backend; SMTP options come from EMAIL_HOST etc.
 _email_backend = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
@@ -316,13 +365,32 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # --- REST framework -------------------------------------------------------------------------
+_user_rate = os.environ.get("DJANGO_API_THROTTLE_USER", "1000/hour").strip()
+if _user_rate.lower() not in {"off", "0", "none", ""} and not re.fullmatch(
+    r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", _user_rate
+):
+    raise ImproperlyConfigured(
+        f"DJANGO_API_THROTTLE_USER must be a DRF rate such as 1000/hour, or off; got {_user_rate!r}"
+    )
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "triage.api.throttles.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "triage.pagination.Pagination",
+    "DEFAULT_PARSER_CLASSES": [
+        "triage.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "triage.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["triage.api.throttles.PerUserRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        # DRF rate syntax (e.g. 1000/hour); "off" disables the per-user rate.
+        "user": None if _user_rate.lower() in {"off", "0", "none", ""} else _user_rate,
+        "failed_token": os.environ.get("DJANGO_API_THROTTLE_FAILED_TOKEN", "10/minute"),
+    },
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
@@ -338,6 +406,12 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and the docs are for signed-in people only.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "triage.api.schema.error_responses_postprocess",
+    ],
     "COMPONENT_SPLIT_REQUEST": True,
     # The docs page serves Swagger UI from our own static files, not from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -1,11 +1,13 @@
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.views import SignInView
 from schools.admin import site as admin_site
 from schools.apis import MeApi
 from schools.views import home
+from triage.api.errors import api_not_found
 
 urlpatterns = [
     path("", home, name="home"),
@@ -15,6 +17,7 @@ urlpatterns = [
     # two-factor enrolment (/accounts/2fa/), and the session list (/accounts/sessions/).
     path("accounts/", include("allauth.urls")),
     path("admin/", admin_site.urls),
+    path("people/", include("schools.urls")),
     path("", include("incidents.urls")),
     path("rules/", include("policies.urls")),
     path("reports/", include("reports.urls")),
@@ -22,7 +25,18 @@ urlpatterns = [
     path("api/", include("policies.urls_api")),
     path("api/me/", MeApi.as_view(), name="api-me"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # Signed-in people only; the split view serves its start-up script as a file (CSP).
+    path(
+        "api/docs/",
+        login_required(
+            SpectacularSwaggerSplitView.as_view(
+                url_name="schema", template_name="api/swagger_ui.html"
+            )
+        ),
+        name="api-docs",
+    ),
+    # Last: an /api/ path that matched nothing answers JSON, not the HTML 404 page.
+    re_path(r"^api/", api_not_found),
 ]
 
 handler404 = "triage.errors.page_not_found"

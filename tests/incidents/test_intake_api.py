@@ -198,7 +198,11 @@ def test_occurred_at_allows_clock_skew_but_not_the_future(teacher):
     assert skew.status_code == 201
     future = post(client, valid(occurred_at=(timezone.now() + timedelta(minutes=6)).isoformat()))
     assert future.status_code == 400
-    assert future.json() == {"occurred_at": ["This time is in the future; give when it happened."]}
+    message = "This time is in the future; give when it happened."
+    assert future.json() == {
+        "occurred_at": [message],
+        "errors": [{"field": "occurred_at", "code": "invalid", "message": message}],
+    }
     assert Incident.objects.count() == 1
 
 
@@ -254,11 +258,28 @@ def test_roster_errors_name_the_student_and_school(teacher, jordan, other_school
     assert response.status_code == 400
     assert response.json() == {
         "students": [
-            {"student_id": ['No student "NOPE" on the roster.']},
-            {"student_id": ['Student "JEF0001" is not on the roster of WAS-MS.']},
+            {"student_id": ['No student "NOPE" on the roster of WAS-MS.']},
+            {"student_id": ['No student "JEF0001" on the roster of WAS-MS.']},
             {},
             {"student_id": ['Student "WAS9001" is listed twice.']},
-        ]
+        ],
+        "errors": [
+            {
+                "path": "students.0.student_id",
+                "code": "invalid",
+                "message": 'No student "NOPE" on the roster of WAS-MS.',
+            },
+            {
+                "path": "students.1.student_id",
+                "code": "invalid",
+                "message": 'No student "JEF0001" on the roster of WAS-MS.',
+            },
+            {
+                "path": "students.3.student_id",
+                "code": "invalid",
+                "message": 'Student "WAS9001" is listed twice.',
+            },
+        ],
     }
     assert nothing_written()
 
@@ -270,8 +291,10 @@ def test_malformed_json_and_non_object_bodies(teacher):
     assert bad.json()["detail"].startswith("JSON parse error")
     listed = client.post("/api/incidents/", data="[1, 2]", content_type="application/json")
     assert listed.status_code == 400
+    message = "Expected a JSON object with the incident's fields."
     assert listed.json() == {
-        "non_field_errors": ["Expected a JSON object with the incident's fields."]
+        "non_field_errors": [message],
+        "errors": [{"code": "invalid", "message": message}],
     }
     assert nothing_written()
 
@@ -298,7 +321,10 @@ def test_school_without_a_role_is_403_and_reveals_no_roster(teacher, other_schoo
         valid(school="JEF-HS", students=[{"student_id": "JEF0001", "role": "subject"}]),
     )
     assert response.status_code == 403
-    assert response.json() == {"detail": "You have no role at JEF-HS."}
+    assert response.json() == {
+        "detail": "You have no role at JEF-HS.",
+        "errors": [{"code": "permission_denied", "message": "You have no role at JEF-HS."}],
+    }
     assert nothing_written()
 
 
@@ -340,7 +366,8 @@ def test_district_admin_sees_the_districts_incidents_and_the_view_is_logged(teac
     ]
 
 
-def test_schema_and_docs_are_served(db, api):
+def test_schema_and_docs_are_served(teacher, api):
+    api.force_login(teacher)
     schema = api.get("/api/schema/")
     assert schema.status_code == 200
     assert b"/api/incidents/" in schema.content and b"/api/rulesets/" in schema.content

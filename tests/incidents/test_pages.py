@@ -188,8 +188,8 @@ def test_a_few_minutes_of_clock_skew_is_accepted(client_for, teacher, school):
 @pytest.mark.parametrize(
     ("student_id", "message"),
     [
-        ("NOPE123", "No student &quot;NOPE123&quot; on the roster."),
-        ("JEF0001", "Student &quot;JEF0001&quot; is not on the roster of WAS-MS."),
+        ("NOPE123", "No student &quot;NOPE123&quot; on the roster of WAS-MS."),
+        ("JEF0001", "No student &quot;JEF0001&quot; on the roster of WAS-MS."),
     ],
 )
 def test_a_student_who_cannot_be_involved_is_refused_and_the_list_is_kept(

@@ -376,7 +376,8 @@ def test_bad_handoffs_are_refused_by_field(demo, body, field):
         f"/api/queue-items/{item.pk}/handoff/", body, format="json"
     )
     assert response.status_code == 400
-    assert list(response.data) == [field]
+    assert list(response.data) == [field, "errors"]
+    assert [e["field"] for e in response.data["errors"]] == [field]
     assert snapshot(item) == before
 
 
@@ -395,7 +396,7 @@ def test_bad_resolutions_are_refused_by_field(demo, body, field):
         f"/api/queue-items/{item.pk}/resolve/", body, format="json"
     )
     assert response.status_code == 400
-    assert list(response.data) == [field]
+    assert list(response.data) == [field, "errors"]
     assert snapshot(item) == before
 
 

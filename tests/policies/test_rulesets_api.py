@@ -84,7 +84,12 @@ def test_draft_based_on_a_given_version(client):
     assert (third["version"], third["based_on"]) == (3, 1)
     missing = client.post("/api/rulesets/", {"based_on": 99}, format="json")
     assert missing.status_code == 400
-    assert missing.json() == {"based_on": ["version 99 does not exist"]}
+    assert missing.json() == {
+        "based_on": ["version 99 does not exist"],
+        "errors": [
+            {"field": "based_on", "code": "invalid", "message": "version 99 does not exist"}
+        ],
+    }
 
 
 def test_put_reports_each_problem_with_its_path(client):

@@ -1,0 +1,1 @@
+"""What every API endpoint shares: one error shape, bounded JSON, throttles, headers."""
