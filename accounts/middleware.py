@@ -46,6 +46,12 @@ class SecondFactorRequiredMiddleware:
         return self.get_response(request)
 
 
+def idle_clock_start(sender, request, user, **kwargs) -> None:
+    """On sign-in (user_logged_in): the session's idle clock starts now."""
+    if request is not None and hasattr(request, "session"):
+        request.session[IdleTimeoutMiddleware.SESSION_KEY] = int(time.time())
+
+
 class IdleTimeoutMiddleware:
     """A signed-in session's expiry moves forward with use, so it ends after
     SESSION_IDLE_HOURS without a request. The session is rewritten at most once every

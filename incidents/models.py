@@ -534,7 +534,8 @@ class AccessLogEntry(models.Model):
     district = models.ForeignKey(
         "schools.District", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
-    detail = models.CharField(max_length=200, blank=True)
+    # A database default too: the triggers and raw INSERTs of the tests never leave it NULL.
+    detail = models.CharField(max_length=200, blank=True, default="", db_default="")
     action = models.CharField(max_length=20, choices=AccessAction.choices)
     # Set by the database, never by the client: on PostgreSQL a trigger overwrites any value
     # an INSERT brings (migration 0012), so an entry cannot be back-dated.

@@ -73,7 +73,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "triage.errors.ProductErrorPagesMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "triage.csp.ContentSecurityPolicyMiddleware",  # Django's, + SSO providers as form targets
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # Before anything reads the request: NUL bytes, bad UTF-8 and oversized API bodies.
     "triage.middleware.InputBoundaryMiddleware",
@@ -309,6 +309,9 @@ AXES_LOCKOUT_TEMPLATE = "account/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
 AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are not kept with their addresses
+# axes is the one lockout: allauth's own sign-in limits count per address (10 failures or 30
+# sign-ins a minute from one IP), which would lock a whole school network out at 8 a.m.
+ACCOUNT_RATE_LIMITS = {"login_failed": None, "login": None}
 
 # --- Email ----------------------------------------------------------------------------------
 # Django 6.1 mailers. EMAIL_BACKEND picks the backend; SMTP options come from EMAIL_HOST etc.

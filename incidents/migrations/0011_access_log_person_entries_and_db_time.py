@@ -27,6 +27,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AlterField(
             model_name='accesslogentry',
+            name='detail',
+            field=models.CharField(blank=True, db_default='', default='', max_length=200),
+        ),
+        migrations.AlterField(
+            model_name='accesslogentry',
             name='at',
             field=models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), db_index=True),
         ),

@@ -27,8 +27,9 @@ def test_signed_in_pages_are_no_store(teacher_browser):
 
 
 @pytest.mark.parametrize("url", ["/accounts/login/", "/", "/people/", "/api/docs/"])
-def test_pages_carry_a_content_security_policy(admin_browser, url):
-    response = admin_browser.get(url)
+def test_pages_carry_a_content_security_policy(admin_browser, client, url):
+    # The sign-in page sends a signed-in person home: read it signed out.
+    response = (client if url == "/accounts/login/" else admin_browser).get(url)
     assert response.status_code == 200
     policy = response["Content-Security-Policy"]
     assert "default-src 'self'" in policy
@@ -75,3 +76,19 @@ def test_the_boundary_holds_under_asgi_too(transactional_db):
     assert "no-store" in anonymous["Cache-Control"]
     assert nul.status_code == 404
     assert b'"not_found"' in nul.content
+
+
+def test_sign_in_page_lets_its_form_reach_only_the_configured_identity_providers(
+    client, settings
+):
+    # Browsers check the redirect after the SSO button's POST against form-action: without the
+    # provider's origin there, Chromium stops SSO at our own redirect.
+    from triage.settings import sso_providers
+
+    settings.SOCIALACCOUNT_PROVIDERS = sso_providers(
+        '[{"id": "district", "name": "District sign-in", "client_id": "c", "secret": "s",'
+        ' "server_url": "https://idp.example.org/realms/district"}]'
+    )
+    policy = client.get("/accounts/login/")["Content-Security-Policy"]
+    form_action = next(d for d in policy.split(";") if d.strip().startswith("form-action"))
+    assert form_action.split() == ["form-action", "'self'", "https://idp.example.org"]

@@ -51,7 +51,13 @@ def test_key_in_the_body_is_checked_the_same_way(teacher_api):
 def test_the_intake_page_does_not_drop_a_different_report_sent_with_a_used_key(
     teacher_browser,
 ):
-    form = {"school": "WAS-MS", "category": "other", "narrative": "First.", "idempotency_key": "p1"}
+    form = {
+        "school": "WAS-MS",
+        "category": "other",
+        "narrative": "First.",
+        "danger_now": "none",  # always asked (issue 12)
+        "idempotency_key": "p1",
+    }
     assert teacher_browser.post("/incidents/new/", form).status_code == 302
     changed = teacher_browser.post("/incidents/new/", {**form, "narrative": "Second, different."})
     assert changed.status_code == 200
