@@ -78,7 +78,9 @@ def test_the_boundary_holds_under_asgi_too(transactional_db):
     assert b'"not_found"' in nul.content
 
 
-def test_sign_in_page_lets_its_form_reach_only_the_configured_identity_providers(client, settings):
+def test_sign_in_page_lets_its_form_reach_only_the_configured_identity_providers(
+    db, client, settings
+):
     # Browsers check the redirect after the SSO button's POST against form-action: without the
     # provider's origin there, Chromium stops SSO at our own redirect.
     from triage.settings import sso_providers
