@@ -3,19 +3,37 @@
 from datetime import date
 
 from django import forms
+from django.utils import timezone
 
 from . import selectors
 
 FIRST_SCHOOL_YEAR = 2015
+EARLIEST_REPORT_DATE = date(2000, 1, 1)
+
+
+class ReportDateField(forms.DateField):
+    """A date of a report period: from 2000 to the end of next year. Anything else is a
+    typing mistake, and dates near year 9999 overflow the period arithmetic (a 500 before)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", forms.DateInput(attrs={"type": "date"}))
+        super().__init__(**kwargs)
+
+    def validate(self, value):
+        super().validate(value)
+        if value is None:
+            return
+        latest = date(timezone.localdate().year + 1, 12, 31)
+        if not EARLIEST_REPORT_DATE <= value <= latest:
+            raise forms.ValidationError(
+                f"Pick a date between {EARLIEST_REPORT_DATE:%-d %B %Y} and {latest:%-d %B %Y}.",
+                code="out_of_range",
+            )
 
 
 class PeriodForm(forms.Form):
-    start = forms.DateField(
-        label="From", widget=forms.DateInput(attrs={"type": "date"}), help_text="Inclusive."
-    )
-    end = forms.DateField(
-        label="To", widget=forms.DateInput(attrs={"type": "date"}), help_text="Inclusive."
-    )
+    start = ReportDateField(label="From", help_text="Inclusive.")
+    end = ReportDateField(label="To", help_text="Inclusive.")
 
     def clean(self):
         data = super().clean()
@@ -30,15 +48,10 @@ school_year_label = selectors.school_year_label
 
 class EquityFilterForm(forms.Form):
     year = forms.TypedChoiceField(label="School year", coerce=int, required=False)
-    start = forms.DateField(
-        label="From",
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Optional: a date range instead of the school year.",
+    start = ReportDateField(
+        label="From", required=False, help_text="Optional: a date range instead of the school year."
     )
-    end = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
+    end = ReportDateField(label="To", required=False)
     school = forms.TypedChoiceField(label="School", coerce=int, required=False, empty_value=None)
 
     def __init__(self, *args, schools, today: date, **kwargs):

@@ -566,3 +566,21 @@ def test_thousands_are_grouped_in_the_kept_summary(draft):
     assert selectors_policies.ruleset_kept_replay(kept).current is True
     del kept.analysis["replay"]["spec_digest"]  # kept before digests were recorded
     assert selectors_policies.ruleset_kept_replay(kept).current is False
+
+
+@pytest.mark.parametrize("end", ["9999-12-31", "1899-12-31"])
+def test_a_replay_period_out_of_sane_years_is_refused_and_nothing_starts(client, admin, draft, end):
+    client.force_login(admin)
+    response = client.post(f"/reports/replay/{draft.version}/", {"start": START, "end": end})
+    assert response.status_code == 200
+    assert "Pick a date between 1 January 2000 and" in response.content.decode()
+    assert not ReplayRun.objects.exists()
+
+
+@pytest.mark.parametrize("url", ["/reports/equity/", "/reports/equity.csv", "/reports/deflection/"])
+def test_report_periods_out_of_sane_years_are_refused_not_a_500(client, admin, draft, url):
+    client.force_login(admin)
+    response = client.get(url, {"start": "2025-08-01", "end": "9999-12-31"})
+    assert response.status_code in {200, 400}
+    if url.endswith("/"):
+        assert "Pick a date between 1 January 2000 and" in response.content.decode()
