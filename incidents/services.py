@@ -1004,6 +1004,19 @@ def _co_responder_role(user: User, item: QueueItem) -> str:
     return CoResponderRole.CLINICIAN
 
 
+def _item_acknowledged_mark(item: QueueItem, user: User, now) -> bool:
+    """The item is acknowledged (the escalation clock stops); an unowned one is claimed by
+    ``user``. True when it was claimed now."""
+    claimed_now = item.owner_id is None
+    if claimed_now:
+        item.owner = user
+        item.claimed_at = now
+    item.state = ItemState.ACKNOWLEDGED
+    item.acknowledged_at = now
+    item.save(update_fields=["owner", "claimed_at", "state", "acknowledged_at"])
+    return claimed_now
+
+
 def _co_response_on_my_way(item: QueueItem, user: User) -> QueueItem:
     """A co-response member acknowledges for themselves. The first one stops the escalation
     clock (the item is acknowledged); each later one is added to who is on the way."""
@@ -1017,12 +1030,7 @@ def _co_response_on_my_way(item: QueueItem, user: User) -> QueueItem:
     )
     first = item.state != ItemState.ACKNOWLEDGED
     if first:
-        if item.owner_id is None:
-            item.owner = user
-            item.claimed_at = now
-        item.state = ItemState.ACKNOWLEDGED
-        item.acknowledged_at = now
-        item.save(update_fields=["owner", "claimed_at", "state", "acknowledged_at"])
+        _item_acknowledged_mark(item, user, now)
     timeline_record(
         incident=item.incident,
         kind=EventKind.ACKNOWLEDGED,
@@ -1033,6 +1041,8 @@ def _co_response_on_my_way(item: QueueItem, user: User) -> QueueItem:
     )
     _incident_status_refresh(item.incident_id)
     _publish_after_commit(item, "acknowledged")
+    if first:  # the reporter hears once that the team is on its way
+        reporter_notify(item=item, event="acknowledged", actor=user)
     return item
 
 
@@ -1070,14 +1080,7 @@ def queue_item_acknowledge(*, user: User, item_id: int) -> QueueItem:
         _ensure_mine_or_unowned(item, user, "acknowledge")
         if item.state == ItemState.ACKNOWLEDGED:
             return item
-        now = timezone.now()
-        claimed_now = item.owner_id is None
-        if claimed_now:
-            item.owner = user
-            item.claimed_at = now
-        item.state = ItemState.ACKNOWLEDGED
-        item.acknowledged_at = now
-        item.save(update_fields=["owner", "claimed_at", "state", "acknowledged_at"])
+        claimed_now = _item_acknowledged_mark(item, user, timezone.now())
         timeline_record(
             incident=item.incident,
             kind=EventKind.ACKNOWLEDGED,

@@ -120,6 +120,24 @@ def test_reporter_is_emailed_when_acknowledged_and_when_resolved(
     assert "Resolved" in mine
 
 
+def test_reporter_hears_once_when_a_co_response_team_is_on_its_way(
+    demo, mailoutbox, django_capture_on_commit_callbacks
+):
+    incident = file_and_route(
+        category="fight", danger_now="to_others", student_state="dysregulated"
+    )
+    item = routing_item(incident, "co_responder")
+    mailoutbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        services.queue_item_acknowledge(user=person("clinician"), item_id=item.pk)
+        services.queue_item_acknowledge(user=person("sro"), item_id=item.pk)  # second: no news
+    to_reporter = [m for m in mailoutbox if m.to == ["teacher@demo.invalid"]]
+    assert [m.subject for m in to_reporter] == [
+        f"[WAS-MS] Your report #{incident.pk}: a responder is on it"
+    ]
+    assert "A responder is on it" in page("/incidents/mine/")
+
+
 def test_notification_items_and_the_reporters_own_actions_send_no_news(
     demo, mailoutbox, django_capture_on_commit_callbacks
 ):
