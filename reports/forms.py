@@ -3,17 +3,18 @@
 from datetime import date
 
 from django import forms
-from django.utils import timezone
 
 from . import selectors
 
 FIRST_SCHOOL_YEAR = 2015
 EARLIEST_REPORT_DATE = date(2000, 1, 1)
+LATEST_REPORT_DATE = date(2100, 12, 31)
 
 
 class ReportDateField(forms.DateField):
-    """A date of a report period: from 2000 to the end of next year. Anything else is a
-    typing mistake, and dates near year 9999 overflow the period arithmetic (a 500 before)."""
+    """A date of a report period, from 2000 to 2100 (the CRDC file's years too). Anything
+    else is a typing mistake, and dates near year 9999 overflow the period arithmetic (a 500
+    before)."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("widget", forms.DateInput(attrs={"type": "date"}))
@@ -21,13 +22,9 @@ class ReportDateField(forms.DateField):
 
     def validate(self, value):
         super().validate(value)
-        if value is None:
-            return
-        latest = date(timezone.localdate().year + 1, 12, 31)
-        if not EARLIEST_REPORT_DATE <= value <= latest:
+        if value is not None and not EARLIEST_REPORT_DATE <= value <= LATEST_REPORT_DATE:
             raise forms.ValidationError(
-                f"Pick a date between {EARLIEST_REPORT_DATE:%-d %B %Y} and {latest:%-d %B %Y}.",
-                code="out_of_range",
+                "Pick a date between 1 January 2000 and 31 December 2100.", code="out_of_range"
             )
 
 
@@ -98,7 +95,9 @@ class CrdcFileForm(forms.Form):
     """The CRDC file's query: ``year`` (the school year starting in August of it) and
     ``suppress`` (1, the default: small counts hidden; 0: the exact submission file)."""
 
-    year = forms.IntegerField(required=False, min_value=FIRST_SCHOOL_YEAR, max_value=2100)
+    year = forms.IntegerField(
+        required=False, min_value=FIRST_SCHOOL_YEAR, max_value=LATEST_REPORT_DATE.year
+    )
     suppress = forms.TypedChoiceField(
         required=False, choices=[("1", "yes"), ("0", "no")], coerce=lambda v: v != "0"
     )
