@@ -120,21 +120,20 @@ def incident_file(
     """
     if not has_role_at(reporter, school):
         raise PermissionDenied(f"You have no role at {school.code}.")
-    fingerprint = _filing_fingerprint(
-        school=school,
-        category=category,
-        narrative=narrative,
-        occurred_at=occurred_at,
-        location=location,
-        weapon=weapon,
-        injury=injury,
-        threat=threat,
-        threat_words=threat_words,
-        danger_now=danger_now,
-        student_state=student_state,
-        with_now=with_now,
-        students=list(students),
-    )
+    filed = {
+        "school": school,
+        "category": category,
+        "narrative": narrative,
+        "location": location,
+        "weapon": weapon,
+        "injury": injury,
+        "threat": threat,
+        "threat_words": threat_words,
+        "danger_now": danger_now,
+        "student_state": student_state,
+        "with_now": with_now,
+    }
+    fingerprint = _filing_fingerprint(**filed, occurred_at=occurred_at, students=list(students))
     if idempotency_key:
         existing = Incident.objects.filter(
             filed_by=reporter, idempotency_key=idempotency_key
@@ -144,19 +143,9 @@ def incident_file(
     try:
         with transaction.atomic():
             incident = Incident.objects.create(
-                school=school,
+                **filed,
                 filed_by=reporter,
                 occurred_at=occurred_at or timezone.now(),
-                location=location,
-                category=category,
-                narrative=narrative,
-                weapon=weapon,
-                injury=injury,
-                threat=threat,
-                threat_words=threat_words,
-                danger_now=danger_now,
-                student_state=student_state,
-                with_now=with_now,
                 idempotency_key=idempotency_key,
                 idempotency_fingerprint=fingerprint if idempotency_key else "",
             )

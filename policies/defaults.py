@@ -10,6 +10,16 @@ from typing import Any
 
 CLINICIANS_ON_SCENE = ["counselor", "school_psychologist", "social_worker"]
 
+# The kinds of incident both school-discipline rules cover (answered, and not answered).
+SCHOOL_DISCIPLINE = (
+    "physical_aggression",
+    "disruption",
+    "substance_use",
+    "theft",
+    "vandalism",
+    "bullying_harassment",
+)
+
 DEFAULT_POLICY: dict[str, Any] = {
     "rules": [
         {
@@ -209,18 +219,7 @@ DEFAULT_POLICY: dict[str, Any] = {
             "Florida s.1006.13 'petty acts'",
             "when": {
                 "all": [
-                    {
-                        "fact": "category",
-                        "op": "in",
-                        "value": [
-                            "physical_aggression",
-                            "disruption",
-                            "substance_use",
-                            "theft",
-                            "vandalism",
-                            "bullying_harassment",
-                        ],
-                    },
+                    {"fact": "category", "op": "in", "value": list(SCHOOL_DISCIPLINE)},
                     {"fact": "injury", "op": "in", "value": ["none", "first_aid"]},
                     {"fact": "weapon", "op": "in", "value": ["none", "object_used_as_weapon"]},
                 ]
@@ -242,18 +241,7 @@ DEFAULT_POLICY: dict[str, Any] = {
             "ED-DOJ 2016 letters (no SRO role in routine discipline)",
             "when": {
                 "all": [
-                    {
-                        "fact": "category",
-                        "op": "in",
-                        "value": [
-                            "physical_aggression",
-                            "disruption",
-                            "substance_use",
-                            "theft",
-                            "vandalism",
-                            "bullying_harassment",
-                        ],
-                    },
+                    {"fact": "category", "op": "in", "value": list(SCHOOL_DISCIPLINE)},
                     {"fact": "injury", "op": "in", "value": ["none", "first_aid", "unknown"]},
                     {
                         "fact": "weapon",

@@ -14,7 +14,16 @@ from django.core.exceptions import PermissionDenied
 from django.urls import reverse
 
 from . import selectors, services
-from .models import District, Membership, Role, RosterImportRun, School, Student, User
+from .models import (
+    STUDENT_ROSTER_FIELDS,
+    District,
+    Membership,
+    Role,
+    RosterImportRun,
+    School,
+    Student,
+    User,
+)
 
 
 class DistrictAdminSite(admin.AdminSite):
@@ -101,22 +110,7 @@ class SchoolAdmin(DistrictScopedAdmin):
 class StudentAdminForm(forms.ModelForm):
     class Meta:
         model = Student
-        fields = [
-            "district",
-            "school",
-            "student_id",
-            "first_name",
-            "last_name",
-            "birth_date",
-            "grade",
-            "sex",
-            "race_ethnicity",
-            "english_learner",
-            "iep",
-            "section_504",
-            "bip",
-            "plan_contact",
-        ]
+        fields = ["district", "school", "student_id", *STUDENT_ROSTER_FIELDS]
 
     def clean(self):
         cleaned = super().clean()

@@ -134,6 +134,23 @@ class RaceEthnicity(models.TextChoices):
     TWO_OR_MORE = "TR", "Two or more races"
 
 
+# What a roster row sets on a student, besides their id (the roster import and the back
+# office's student form).
+STUDENT_ROSTER_FIELDS = (
+    "first_name",
+    "last_name",
+    "birth_date",
+    "grade",
+    "sex",
+    "race_ethnicity",
+    "english_learner",
+    "iep",
+    "section_504",
+    "bip",
+    "plan_contact",
+)
+
+
 class Student(models.Model):
     """One roster row, as it comes from the district's student information system."""
 

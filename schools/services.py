@@ -11,7 +11,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import selectors
-from .models import District, Membership, RaceEthnicity, Role, School, Sex, Student, User
+from .models import (
+    STUDENT_ROSTER_FIELDS,
+    District,
+    Membership,
+    RaceEthnicity,
+    Role,
+    School,
+    Sex,
+    Student,
+    User,
+)
 
 ROSTER_COLUMNS = (
     "student_id",
@@ -170,20 +180,7 @@ def roster_import(*, content: str, district: District | None = None) -> RosterIm
         }
         to_create: list[Student] = []
         to_update: list[Student] = []
-        fields = [
-            "school",
-            "first_name",
-            "last_name",
-            "birth_date",
-            "grade",
-            "sex",
-            "race_ethnicity",
-            "english_learner",
-            "iep",
-            "section_504",
-            "bip",
-            "plan_contact",
-        ]
+        fields = ["school", *STUDENT_ROSTER_FIELDS]
         for values in parsed:
             school = values["school"]
             student = existing.get((school.district_id, values["student_id"]))
