@@ -89,8 +89,12 @@ def demo_routed_in_test(transactional_db, monkeypatch):
 
     district = seed_people_and_roster(students_per_school=5)
     ruleset_ensure_default(district=district)
-    monkeypatch.setattr(services, "incident_dispatch", lambda *, incident_id, force=False: True)
-    monkeypatch.setattr(services, "queue_items_deliver_later", lambda *, item_ids, route: None)
+    monkeypatch.setattr(
+        services.routing, "incident_dispatch", lambda *, incident_id, force=False: True
+    )
+    monkeypatch.setattr(
+        services.delivery, "queue_items_deliver_later", lambda *, item_ids, route: None
+    )
     return district
 
 

@@ -14,8 +14,12 @@ from tests.factories import StudentFactory, user_with_role
 def routed(school, other_school, monkeypatch):
     """Three counselor items at two schools and an sro item, routed in one batch."""
     ruleset_ensure_default(district=school.district)
-    monkeypatch.setattr(services, "incident_dispatch", lambda *, incident_id, force=False: True)
-    monkeypatch.setattr(services, "queue_items_deliver_later", lambda *, item_ids, route: None)
+    monkeypatch.setattr(
+        services.routing, "incident_dispatch", lambda *, incident_id, force=False: True
+    )
+    monkeypatch.setattr(
+        services.delivery, "queue_items_deliver_later", lambda *, item_ids, route: None
+    )
     teacher = user_with_role(Role.TEACHER, school, other_school, username="t")
     for username, where in (("c1", school), ("c2", other_school)):
         counselor = user_with_role(Role.COUNSELOR, where, username=username)
@@ -99,7 +103,9 @@ def test_a_webhook_is_sent_after_commit_for_queues_that_have_one(
     routed, monkeypatch, django_capture_on_commit_callbacks
 ):
     sent = []
-    monkeypatch.setattr(services, "_webhook_later", lambda item_id, event: sent.append(item_id))
+    monkeypatch.setattr(
+        services.delivery, "_webhook_later", lambda item_id, event: sent.append(item_id)
+    )
     with_hook = routed[0]
     with_hook.queue.webhook_url = "https://hooks.example.org/triage"
     with_hook.queue.save()

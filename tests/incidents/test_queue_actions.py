@@ -4,6 +4,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -249,7 +250,7 @@ def test_bad_notes_are_refused_by_field(demo, text, error):
     assert response.status_code == 400
     assert error in str(response.data["text"][0])
     assert snapshot(item) == before
-    with pytest.raises(services.ValidationError):
+    with pytest.raises(ValidationError):
         services.queue_item_note(user=person("counselor"), item_id=item.pk, text=text)
 
 

@@ -180,7 +180,7 @@ def test_unrouted_incidents_are_sent_again_by_the_sweep(teacher, school, monkeyp
     Incident.objects.filter(pk=incident.pk).update(filed_at=timezone.now() - timedelta(minutes=1))
     sent = []
     monkeypatch.setattr(
-        services,
+        services.routing,
         "incident_dispatch",
         lambda *, incident_id, force=False: sent.append(incident_id) or True,
     )
@@ -244,7 +244,7 @@ def test_a_failed_first_send_is_re_sent_at_the_next_sweep(teacher, school, monke
     assert (incident.dispatch_attempts, incident.last_dispatch_at) == (1, None)
     sent = []
     monkeypatch.setattr(
-        services,
+        services.routing,
         "incident_dispatch",
         lambda *, incident_id, force=False: sent.append(incident_id) or True,
     )
@@ -256,7 +256,7 @@ def test_a_backlog_is_not_flooded_with_copies(teacher, school, monkeypatch):
     """An incident waiting in a busy queue is re-sent once after 30 s, then ever more rarely."""
     sent = []
     monkeypatch.setattr(
-        services,
+        services.routing,
         "incident_dispatch",
         lambda *, incident_id, force=False: sent.append(incident_id) or True,
     )
@@ -287,7 +287,7 @@ def test_undelivered_items_are_re_sent_with_the_same_back_off(teacher, school, m
     item = QueueItem.objects.get()
     sent = []
     monkeypatch.setattr(
-        services,
+        services.delivery,
         "queue_items_deliver_later",
         lambda *, item_ids, route: sent.append((item_ids, route)),
     )
@@ -326,7 +326,7 @@ def test_a_batch_sends_one_delivery_message_per_route(
 ):
     sent = []
     monkeypatch.setattr(
-        services,
+        services.delivery,
         "queue_items_deliver_later",
         lambda *, item_ids, route: sent.append((route, item_ids)),
     )
@@ -355,7 +355,7 @@ def test_a_task_past_its_rounds_goes_on_in_a_new_message(teacher, school, monkey
     incidents = [file(teacher, school, category="emotional_crisis") for _ in range(7)]
     sent = []
     monkeypatch.setattr(
-        services,
+        services.routing,
         "incident_dispatch",
         lambda *, incident_id, force=False: sent.append((incident_id, force)) or True,
     )
@@ -468,8 +468,12 @@ def test_two_workers_routing_at_once_route_each_incident_once(school, monkeypatc
 
     from django.db import connection
 
-    monkeypatch.setattr(services, "incident_dispatch", lambda *, incident_id, force=False: True)
-    monkeypatch.setattr(services, "queue_items_deliver_later", lambda *, item_ids, route: None)
+    monkeypatch.setattr(
+        services.routing, "incident_dispatch", lambda *, incident_id, force=False: True
+    )
+    monkeypatch.setattr(
+        services.delivery, "queue_items_deliver_later", lambda *, item_ids, route: None
+    )
     ruleset_ensure_default(district=school.district)
     teacher = user_with_role(Role.TEACHER, school, username="t")
     incidents = [file(teacher, school, category="emotional_crisis") for _ in range(40)]

@@ -67,7 +67,7 @@ def test_a_weapon_report_of_unknown_kind_routes_to_the_sro_side(
 ):
     forced = []
     monkeypatch.setattr(
-        services,
+        services.routing,
         "incident_dispatch",
         lambda *, incident_id, force=False: forced.append(force) or True,
     )

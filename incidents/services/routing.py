@@ -1,0 +1,354 @@
+"""Routing: the wake-up message, routing batches under SKIP LOCKED, and queue items made."""
+
+import logging
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from policies import selectors as policy_selectors
+from policies.models import RuleSetStatus
+from triage.redis import client
+
+from .. import live
+from ..facts import incidents_facts
+from ..models import (
+    URGENCY,
+    EventKind,
+    Incident,
+    ItemOrigin,
+    ItemState,
+    QueueItem,
+    ResponderQueue,
+    Status,
+    TimelineEvent,
+)
+from . import delivery
+
+logger = logging.getLogger(__name__)
+
+ACK_DEADLINES = {"sro": 2, "co_responder": 5, "counselor": 15, "administrator": 30}  # minutes
+
+
+# Routing messages are wake-ups. Each routing task routes its own incident and then every
+# incident waiting, batch by batch (group commit), so under load one message does the work of
+# many. Filing therefore sends a message only when none is pending: a Redis key, set when a
+# message is sent and cleared by the task before it looks for waiting incidents, says one is.
+# An incident that finds the key set was committed before the pending task clears it, so that
+# task's search finds it. The key expires, so a lost message costs at most a second of
+# coalescing; the sweep re-sends whatever is still unrouted. With nothing waiting, every
+# filing sends its own message: latency is not traded for throughput.
+ROUTING_WAKEUP_TTL_MS = 1000
+ROUTING_BATCH = 50  # incidents per transaction
+ROUTING_ROUNDS = 20  # batches per task; more waiting continues in a new message
+DELIVERY_BATCH = 100  # items per delivery message
+
+
+def routing_wakeup_key() -> str:
+    """The wake-up key, one per database: deployments that share a Redis do not share it."""
+    return f"triage:routing:wakeup:{connection.settings_dict['NAME']}"
+
+
+def _routing_wakeup_claim() -> bool:
+    """True when the caller should send a routing message: none is pending (or no Redis)."""
+    wakeup = _wakeup_redis(timeout=0.25)  # on the filing request: never wait long on Redis
+    if wakeup is None:
+        return True
+    try:
+        return bool(wakeup.set(routing_wakeup_key(), "1", nx=True, px=ROUTING_WAKEUP_TTL_MS))
+    except Exception:  # Redis down: send, and let the broker's own failure path decide
+        return True
+
+
+def routing_wakeup_clear() -> None:
+    """Called by the routing task before it searches: filings from now on send again."""
+    wakeup = _wakeup_redis()
+    if wakeup is None:
+        return
+    try:
+        wakeup.delete(routing_wakeup_key())
+    except Exception:  # the key expires by itself
+        logger.warning("routing wake-up key not cleared; it expires in a second")
+
+
+def _wakeup_redis(timeout: float = 5.0):
+    """The Redis client for the wake-up key, or None with the embedded default (no Redis)."""
+
+    if not settings.REDIS_URL:
+        return None
+
+    return client(timeout=timeout)
+
+
+def incident_dispatch(*, incident_id: int, force: bool = False) -> bool:
+    """Send the routing task, unless one pending will route this incident (``force``: always).
+
+    Never raises: the row is the outbox, and the sweep re-sends.
+    """
+    from ..tasks import incident_route_task  # tasks import services: a cycle
+
+    if not force and not _routing_wakeup_claim():
+        return True
+    try:
+        incident_route_task.apply_async(args=[incident_id], retry=False)
+    except Exception as exc:  # the broker is down: the beat sweep will send it later
+        logger.warning(
+            "routing of incident %s not sent yet (%s); the sweep will retry",
+            incident_id,
+            type(exc).__name__,
+        )
+        if not force:
+            routing_wakeup_clear()  # no message is pending after all
+        # Only on failure, so the happy path writes nothing: the sweep sends these first.
+        Incident.objects.filter(pk=incident_id, route__isnull=True).update(
+            dispatch_attempts=F("dispatch_attempts") + 1
+        )
+        return False
+    return True
+
+
+_ROUTED_FIELDS = (
+    "route",
+    "routed_at",
+    "ruleset",
+    "ruleset_version",
+    "rule_id",
+    "rule_name",
+    "decision",
+    "facts",
+    "status",
+)
+
+
+def incident_route(*, incident_id: int, batch: int = 1) -> Incident | None:
+    """Route an incident with its district's published policy. Idempotent.
+
+    Locks the row; an incident that already has a route is left as it is, so a repeated
+    message makes no second decision and no second queue item. With ``batch`` > 1 up to
+    batch - 1 other waiting incidents are routed in the same transaction. Returns the
+    incident, or None when it does not exist or waits for a published rule set.
+    """
+    own, _ = _route_round(incident_id, batch)
+    return own
+
+
+def incidents_route_waiting(
+    *, incident_id: int, batch: int = ROUTING_BATCH, rounds: int = ROUTING_ROUNDS
+) -> Incident | None:
+    """The routing task: this incident, then every incident waiting, a batch per transaction.
+
+    Stops at the first batch that is not full; after ``rounds`` full ones it sends a new
+    message to go on, so one task never runs past its time limit.
+    """
+    routing_wakeup_clear()
+    own, full = _route_round(incident_id, batch)
+    for _ in range(rounds - 1):
+        if not full:
+            return own
+        _, full = _route_round(None, batch)
+    if full:
+        incident_dispatch(incident_id=incident_id, force=True)
+    return own
+
+
+def _route_round(own_id: int | None, batch: int) -> tuple[Incident | None, bool]:
+    """One transaction: the own incident (waiting for its lock) and up to ``batch`` in all
+    of the others waiting, locked with SKIP LOCKED so that two workers never wait on (or
+    route) each other's. Only districts with a published rule set are searched, so incidents
+    that wait for one do not fill every batch. Returns (own incident if routed, batch full)."""
+    with transaction.atomic():
+        todo = []
+        own = None
+        if own_id is not None:
+            own = (
+                Incident.objects.select_for_update(of=("self",))
+                .select_related("school__district")
+                .filter(pk=own_id)
+                .first()
+            )
+            if own is None:
+                logger.warning("routing: incident %s does not exist", own_id)
+            elif own.route is None:
+                todo.append(own)
+        room = batch - len(todo) if batch > 1 else 0
+        if room > 0:
+            todo += (
+                Incident.objects.select_for_update(of=("self",), skip_locked=True)
+                .select_related("school__district")
+                .filter(
+                    route__isnull=True,
+                    school__district__rulesets__status=RuleSetStatus.PUBLISHED,
+                )
+                .exclude(pk=own_id or 0)
+                .order_by("filed_at")[:room]
+            )
+        if todo:
+            _incidents_route_locked(todo)
+    return (own if own is not None and own.route is not None else None), len(todo) >= batch
+
+
+def _incidents_route_locked(incidents: list[Incident]) -> None:
+    """Decide, store, queue and record: a few statements for the whole batch."""
+    rulesets = {
+        district_id: policy_selectors.ruleset_published(district_id)
+        for district_id in {incident.school.district_id for incident in incidents}
+    }
+    ready = []
+    for incident in incidents:
+        if rulesets[incident.school.district_id] is None:
+            logger.error(
+                "routing: district %s has no published rule set; incident %s waits",
+                incident.school.district_id,
+                incident.pk,
+            )
+        else:
+            ready.append(incident)
+    if not ready:
+        return
+    now = timezone.now()
+    facts_by_id = incidents_facts(ready)
+    plans = []
+    for incident in ready:
+        ruleset = rulesets[incident.school.district_id]
+        facts = facts_by_id[incident.pk]
+        decision = policy_selectors.compiled_policy(ruleset).decide(facts)
+        incident.route = decision.route
+        incident.routed_at = now
+        incident.ruleset = ruleset
+        incident.ruleset_version = ruleset.version
+        incident.rule_id = decision.rule_id or ""
+        incident.rule_name = decision.rule_name or ""
+        incident.decision = decision.as_dict()
+        incident.facts = facts
+        incident.status = Status.ROUTED
+        routed = TimelineEvent(
+            incident=incident,
+            kind=EventKind.ROUTED,
+            data={
+                "route": decision.route,
+                "rule": decision.rule_name or "default route",
+                "ruleset_version": ruleset.version,
+                "guardrails": [g["guardrail"] for g in decision.guardrails],
+            },
+        )
+        targets = [(decision.route, ItemOrigin.ROUTING)]
+        targets += [(route, ItemOrigin.NOTIFY) for route in decision.also_notify]
+        plans.append((incident, targets, [routed]))
+    Incident.objects.bulk_update(ready, _ROUTED_FIELDS)
+    items = _queue_items_create_many(plans, now)
+    due = [(item.pk, item.route) for item in items]
+    transaction.on_commit(lambda: deliveries_send(due))
+    routed = [(incident.pk, incident.route) for incident in ready]
+    transaction.on_commit(lambda: _publish_routed(routed))
+
+
+def _publish_routed(routed: list[tuple[int, str]]) -> None:
+    """The reporters' incident pages show the route as soon as it is decided."""
+
+    live.publish(
+        [
+            (
+                live.incident_channel(incident_id),
+                {"event": "routed", "incident": incident_id, "route": route},
+            )
+            for incident_id, route in routed
+        ]
+    )
+
+
+def deliveries_send(due: list[tuple[int, str]]) -> None:
+    """One delivery message per route (of at most DELIVERY_BATCH items) for these
+    (item id, route) pairs."""
+    by_route: dict[str, list[int]] = {}
+    for item_id, route in due:
+        by_route.setdefault(route, []).append(item_id)
+    for route, item_ids in by_route.items():
+        for start in range(0, len(item_ids), DELIVERY_BATCH):
+            chunk = item_ids[start : start + DELIVERY_BATCH]
+            delivery.queue_items_deliver_later(item_ids=chunk, route=route)
+
+
+def ack_deadline_minutes(district, route: str) -> float:
+    """Minutes to acknowledge an item of this route: the district's setting or the default."""
+    overrides = getattr(district, "ack_deadlines", None) or {}
+    return float(overrides.get(route, ACK_DEADLINES[route]))
+
+
+def _queues_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], ResponderQueue]:
+    """The queues for these (school id, route) pairs, opening any that routing has not used."""
+    queues = {
+        (q.school_id, q.route): q
+        for q in ResponderQueue.objects.filter(
+            school_id__in={school_id for school_id, _ in pairs},
+            route__in={route for _, route in pairs},
+        )
+    }
+    for school_id, route in pairs - queues.keys():
+        queues[school_id, route], _ = ResponderQueue.objects.get_or_create(
+            school_id=school_id, route=route
+        )
+    return queues
+
+
+def _item_urgency(incident: Incident, route: str, origin: str) -> int:
+    """Urgency of an item: its route's, but a notification is as urgent as the incident's own
+    route, so a principal told of a firearm sees it above the morning's vaping referrals."""
+    if origin == ItemOrigin.NOTIFY and incident.route:
+        return min(URGENCY[route], URGENCY[incident.route])
+    return URGENCY[route]
+
+
+def _queue_items_create_many(
+    plans: list[tuple[Incident, list[tuple[str, str]], list[TimelineEvent]]], now: datetime
+) -> list[QueueItem]:
+    """For each (incident, [(route, origin)], first events): one item per route with its
+    timeline event, the events first. Three statements for any number of incidents."""
+    queues = _queues_for(
+        {(incident.school_id, route) for incident, targets, _ in plans for route, _ in targets}
+    )
+    items = QueueItem.objects.bulk_create(
+        QueueItem(
+            incident=incident,
+            queue=queues[incident.school_id, route],
+            route=route,
+            origin=origin,
+            urgency=_item_urgency(incident, route, origin),
+            state=ItemState.QUEUED,
+            queued_at=now,
+            ack_deadline=None
+            if origin == ItemOrigin.NOTIFY
+            else now + timedelta(minutes=ack_deadline_minutes(incident.school.district, route)),
+        )
+        for incident, targets, _ in plans
+        for route, origin in targets
+    )
+    by_incident: dict[int, list[QueueItem]] = {}
+    for item in items:
+        by_incident.setdefault(item.incident_id, []).append(item)
+    TimelineEvent.objects.bulk_create(
+        [
+            event
+            for incident, _, first_events in plans
+            for event in (
+                *first_events,
+                *(
+                    TimelineEvent(
+                        incident=incident,
+                        kind=EventKind.NOTIFIED
+                        if item.origin == ItemOrigin.NOTIFY
+                        else EventKind.QUEUED,
+                        data={"route": item.route, "item": item.pk},
+                    )
+                    for item in by_incident.get(incident.pk, [])
+                ),
+            )
+        ]
+    )
+    return items
+
+
+def queue_item_create(incident: Incident, route: str, origin: str, now) -> QueueItem:
+    (item,) = _queue_items_create_many([(incident, [(route, origin)], [])], now)
+    return item
