@@ -21,8 +21,7 @@ import contextlib
 import json
 import logging
 import time
-import uuid
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable
 
 from asgiref.sync import sync_to_async
@@ -70,7 +69,7 @@ def _payload(item, event: str) -> dict:
     }
 
 
-def _redis():
+def redis_client():
     from triage.redis import client
 
     return client()
@@ -98,7 +97,7 @@ def publish(events: list[tuple[str, dict]]) -> None:
         return
     try:
         if settings.REDIS_URL:
-            client = _redis()
+            client = redis_client()
             script = client.register_script(_PUBLISH_LUA)
             pipe = client.pipeline(transaction=False)
             for channel, payload in events:
@@ -171,7 +170,7 @@ RESYNC = "resync"
 
 def _replay_redis(channels: set[str], since: str) -> list[tuple[str, str]] | None:
     """Events after ``since`` on these channels, or None when some may have been trimmed."""
-    client = _redis()
+    client = redis_client()
     if client.exists(LOG_KEY):
         deleted = client.xinfo_stream(LOG_KEY).get("max-deleted-entry-id", b"0-0")
         if _redis_id(deleted.decode() if isinstance(deleted, bytes) else deleted) > _redis_id(
@@ -336,70 +335,6 @@ def hub() -> Hub:
     return _hub
 
 
-# --- A cap on open streams per person ---------------------------------------------------------
-
-
-class TooManyStreams(Exception):
-    pass
-
-
-_local_open: Counter[int] = Counter()
-_CAP_LUA = """
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
-return 1
-"""
-
-
-def _cap_take(user_id: int, token: str, cap: int) -> bool:
-    now = time.time()
-    lease = STREAM_SECONDS + 60
-    client = _redis()
-    script = client.register_script(_CAP_LUA)
-    return bool(
-        script(
-            keys=[f"{PREFIX}open:{user_id}"],
-            args=[now, now + lease, cap, token, int(lease) + 1],
-        )
-    )
-
-
-def _cap_release(user_id: int, token: str) -> None:
-    _redis().zrem(f"{PREFIX}open:{user_id}", token)
-
-
-async def stream_slot_take(user_id: int) -> Callable[[], object]:
-    """Take one of the person's LIVE_STREAMS_PER_USER open streams, or raise TooManyStreams.
-
-    Returns the coroutine function that gives it back. With Redis the count holds across web
-    processes; each lease outlives the longest stream, so a process that dies frees its slots.
-    """
-    cap = settings.LIVE_STREAMS_PER_USER
-    if settings.REDIS_URL:
-        token = uuid.uuid4().hex
-        taken = await sync_to_async(_cap_take, thread_sensitive=False)(user_id, token, cap)
-        if not taken:
-            raise TooManyStreams
-
-        async def release() -> None:
-            with contextlib.suppress(Exception):
-                await sync_to_async(_cap_release, thread_sensitive=False)(user_id, token)
-
-        return release
-    if _local_open[user_id] >= cap:
-        raise TooManyStreams
-    _local_open[user_id] += 1
-
-    async def release_local() -> None:
-        _local_open[user_id] -= 1
-        if _local_open[user_id] <= 0:
-            del _local_open[user_id]
-
-    return release_local
-
-
 # --- The stream --------------------------------------------------------------------------------
 
 
@@ -408,7 +343,7 @@ def _frame(event_id: str, data: str) -> str:
 
 
 def _head_redis() -> str:
-    newest = _redis().xrevrange(LOG_KEY, count=1)
+    newest = redis_client().xrevrange(LOG_KEY, count=1)
     return newest[0][0].decode() if newest else "0-0"
 
 

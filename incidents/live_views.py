@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from . import live, selectors
+from . import live, live_cap, selectors
 from .queue_views import _ensure_responder
 
 
@@ -24,8 +24,8 @@ def _incident_readable(user, incident_id: int) -> int:
 
 async def _stream(request: HttpRequest, user, channels: list[str], decorate=None) -> HttpResponse:
     try:
-        release = await live.stream_slot_take(user.pk)
-    except live.TooManyStreams:
+        release = await live_cap.stream_slot_take(user.pk)
+    except live_cap.TooManyStreams:
         response = HttpResponse(
             "Too many live pages are open for you: close some tabs of this product.",
             status=429,

@@ -1,4 +1,4 @@
-"""Forms of the responder pages: queue filters, item actions and the access-log filters."""
+"""Forms of the responder pages: queue filters and item actions."""
 
 from django import forms
 
@@ -99,20 +99,3 @@ class ResolveForm(forms.Form):
         max_length=SUMMARY_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 3}),
     )
-
-
-class AccessLogFilterForm(forms.Form):
-    user = forms.CharField(label="Username", required=False, max_length=150)
-    incident = forms.IntegerField(label="Incident number", required=False, min_value=1)
-    since = forms.DateField(
-        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-    until = forms.DateField(
-        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
-    )
-
-    def clean(self):
-        data = super().clean()
-        if data.get("since") and data.get("until") and data["since"] > data["until"]:
-            self.add_error("until", "The end date is before the start date.")
-        return data

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from . import live_views, queue_views
+from . import access_log_views, live_views, queue_views
 
 queue_urlpatterns = [
     path("queues/", queue_views.queues, name="queues"),
@@ -13,5 +13,5 @@ queue_urlpatterns = [
         queue_views.queue_item_act,
         name="queue_item_act",
     ),
-    path("access-log/", queue_views.access_log, name="access_log"),
+    path("access-log/", access_log_views.access_log, name="access_log"),
 ]

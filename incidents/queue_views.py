@@ -15,10 +15,9 @@ from schools.selectors import roles_of
 
 from . import selectors, services
 from .models import AccessAction, ItemState
-from .queue_forms import AccessLogFilterForm, HandoffForm, NoteForm, QueueFilterForm, ResolveForm
+from .queue_forms import HandoffForm, NoteForm, QueueFilterForm, ResolveForm
 
 QUEUE_ITEMS_PER_PAGE = 25
-ACCESS_LOG_PER_PAGE = 50
 RESPONDER_ROLES = {
     Role.COUNSELOR,
     Role.ADMINISTRATOR,
@@ -56,14 +55,14 @@ def queues(request: HttpRequest) -> HttpResponse:
         "fyi": fyi,
         "queues": [(q, counts[q.pk]) for q in my_queues],
         "states": ItemState.choices,
-        "query": _query_without(request, "page", "fragment"),
+        "query": query_without(request, "page", "fragment"),
     }
     if request.GET.get("fragment"):
         return render(request, "incidents/_queue_list.html", context)
     return render(request, "incidents/queues.html", context)
 
 
-def _query_without(request: HttpRequest, *names: str) -> str:
+def query_without(request: HttpRequest, *names: str) -> str:
     query = request.GET.copy()
     for name in names:
         query.pop(name, None)
@@ -187,25 +186,3 @@ def _invalid(request: HttpRequest, item_id: int, form_name: str, form) -> HttpRe
     messages.error(request, "Not saved: see the highlighted field.")
     detail = selectors.queue_item_detail(request.user, item_id)
     return _render_item(request, detail, status=400, **{form_name: form})
-
-
-@never_cache
-@login_required
-@require_GET
-def access_log(request: HttpRequest) -> HttpResponse:
-    """Who opened which incident: district admins only, for their district."""
-    form = AccessLogFilterForm(request.GET or None)
-    filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    entries = selectors.access_log_for(
-        request.user,
-        username=(filters.get("user") or "").strip(),
-        incident_id=filters.get("incident"),
-        since=filters.get("since"),
-        until=filters.get("until"),
-    )
-    page = Paginator(entries, ACCESS_LOG_PER_PAGE).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "incidents/access_log.html",
-        {"form": form, "page": page, "query": _query_without(request, "page")},
-    )

@@ -19,7 +19,7 @@ from policies.registry import FACTS, GUARDRAILS
 
 from . import selectors
 from .facts import facts_from_intake, incident_facts
-from .forms import IncidentForm
+from .intake_forms import IncidentForm
 from .models import InvolvementRole
 
 RECENT_INCIDENTS = 20

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from .apis import IncidentViewSet, RuleSetPreviewApi
+from .intake_apis import IncidentViewSet, RuleSetPreviewApi
 from .queue_apis import queue_api_urlpatterns
 
 router = SimpleRouter()

@@ -15,7 +15,7 @@ from schools.models import School, grade_label
 from schools.selectors import has_role_at, students_search
 
 from . import selectors, services
-from .forms import IncidentForm
+from .intake_forms import IncidentForm
 from .models import (
     AccessAction,
     IncidentStudent,

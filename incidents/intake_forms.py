@@ -18,6 +18,7 @@ from schools.models import Student, User
 from schools.selectors import school_ids_for, schools_for
 
 from .cues import ASK_AGAIN, questions_to_ask_again
+from .intake_serializers import IncidentInSerializer
 from .models import (
     Category,
     DangerNow,
@@ -30,7 +31,6 @@ from .models import (
     WithNow,
 )
 from .selectors import last_school_used
-from .serializers import IncidentInSerializer
 
 STUDENT_KEY = re.compile(r"^students-(\d{1,3})-(student_id|name|age|role)$")
 STUDENT_PARTS = ("student_id", "name", "age", "role")

@@ -10,8 +10,8 @@ from triage.api.errors import Unprocessable
 
 from . import selectors, services
 from .facts import facts_from_intake
+from .intake_serializers import IncidentInSerializer, IncidentOutSerializer
 from .models import AccessAction, Incident, IncidentStudent
-from .serializers import IncidentInSerializer, IncidentOutSerializer
 
 STUDENTS_WITH_ROSTER = Prefetch(
     "students", queryset=IncidentStudent.objects.select_related("student")

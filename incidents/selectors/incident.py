@@ -1,0 +1,197 @@
+"""Reads of one incident: its route, outcomes, timeline, answers, routing explanation, next step."""
+
+from dataclasses import dataclass
+
+from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+
+from schools.models import User
+
+from ..facts import INTAKE_FACTS
+from ..models import (
+    EventKind,
+    Incident,
+    ItemOrigin,
+    ItemState,
+    QueueItem,
+    Status,
+    TimelineEvent,
+)
+
+
+def current_route_annotation():
+    """``current_route`` for a queryset of incidents (see incident_current_route)."""
+    return Coalesce(Subquery(_latest_item_route(OuterRef("pk"))), F("route"))
+
+
+def resolved_items_prefetch() -> Prefetch:
+    """Each incident's ``resolved_items``: what incident_outcomes returns, for a whole page."""
+    return Prefetch("queue_items", queryset=_resolved_items(), to_attr="resolved_items")
+
+
+def _resolved_items() -> QuerySet[QueueItem]:
+    return (
+        QueueItem.objects.filter(
+            origin__in=[ItemOrigin.ROUTING, ItemOrigin.HANDOFF], state=ItemState.RESOLVED
+        )
+        .exclude(outcome="")
+        .order_by("closed_at", "pk")
+    )
+
+
+def incident_outcomes(incident: Incident) -> list[QueueItem]:
+    """How its responders closed the incident: outcome and the summary the reporter reads."""
+    return list(_resolved_items().filter(incident=incident))
+
+
+def _latest_item_route(incident):
+    return (
+        QueueItem.objects.filter(
+            incident=incident, origin__in=[ItemOrigin.ROUTING, ItemOrigin.HANDOFF]
+        )
+        .order_by("-queued_at", "-pk")
+        .values("route")[:1]
+    )
+
+
+def incident_timeline_for_responder(
+    incident_id: int, item: QueueItem | None = None
+) -> QuerySet[TimelineEvent]:
+    """Every event, private notes included: only for people who passed queue_item_for.
+
+    Read through an item its queue handed off, the private notes written after the hand-off
+    are left out: the team that passed the incident on does not read what the next one
+    writes about the student."""
+    events = TimelineEvent.objects.filter(incident_id=incident_id).select_related("actor")
+    if item is not None and item.state == ItemState.HANDED_OFF and item.closed_at is not None:
+        events = events.exclude(private=True, at__gt=item.closed_at)
+    return events
+
+
+# What the person who filed an incident follows on it: what happened, not who in the
+# responders' teams did it, and never their private notes.
+REPORTER_EVENT_KINDS = (
+    EventKind.FILED,
+    EventKind.ROUTED,
+    EventKind.ACKNOWLEDGED,
+    EventKind.HANDED_OFF,
+    EventKind.RESOLVED,
+)
+
+
+def incident_timeline_for(user: User, incident: Incident) -> list[dict]:
+    """The incident page's timeline: never a private note, and for its reporter only the kinds
+    above, by "you" or "a responder"; others see who did what."""
+    if incident.filed_by_id != user.pk:
+        return [
+            {"kind": event.get_kind_display(), "at": event.at, "by": event.actor or "the system"}
+            for event in incident.timeline.filter(private=False).select_related("actor")
+        ]
+    return [
+        {
+            "kind": event.get_kind_display(),
+            "at": event.at,
+            "by": "you"
+            if event.actor_id == incident.filed_by_id
+            else ("a responder" if event.actor_id else "the system"),
+        }
+        for event in incident.timeline.filter(kind__in=REPORTER_EVENT_KINDS, private=False)
+    ]
+
+
+def incident_current_route(incident: Incident) -> str | None:
+    """Where the incident is now: the route of its latest routing or hand-off item (a hand-off
+    moves it), or the routing decision while no item exists yet."""
+    latest = _latest_item_route(incident).first()
+    return latest["route"] if latest else incident.route
+
+
+@dataclass(frozen=True)
+class Answer:
+    name: str
+    label: str
+    value: str
+    value_label: str
+
+
+def incident_answers(incident: Incident) -> list[Answer]:
+    """The reporter's answers (the facts as filed), labelled for people."""
+    answers = []
+    for name in INTAKE_FACTS:
+        field = Incident._meta.get_field(name)
+        answers.append(
+            Answer(
+                name=name,
+                label=str(field.verbose_name).replace("_", " ").capitalize(),
+                value=getattr(incident, name),
+                value_label=getattr(incident, f"get_{name}_display")(),
+            )
+        )
+    return answers
+
+
+def routing_explanation(incident: Incident) -> dict | None:
+    """Why the incident went where it did: the rule, its reasons, the guardrails, the version."""
+    if incident.route is None:
+        return None
+    decision = incident.decision or {}
+    return {
+        "route": incident.route,
+        "route_label": incident.get_route_display(),
+        "rule_id": incident.rule_id or None,
+        "rule_name": incident.rule_name or "Default route (no rule matched)",
+        "ruleset_version": incident.ruleset_version,
+        "rationale": decision.get("rationale", ""),
+        "reasons": decision.get("reasons", []),
+        "guardrails": decision.get("guardrails", []),
+        "also_notify": decision.get("also_notify", []),
+        "routed_at": incident.routed_at,
+    }
+
+
+# Who responds on each route, as the reporter reads it on the incident page.
+ROUTE_WHO = {
+    "counselor": "A counselor",
+    "administrator": "An administrator",
+    "co_responder": "A clinician and the school resource officer",
+    "sro": "The school resource officer",
+}
+ROUTE_WHO_ALSO = {
+    "counselor": "a counselor",
+    "administrator": "an administrator",
+    "co_responder": "the co-responder team",
+    "sro": "the school resource officer",
+}
+
+
+def incident_next_step(incident: Incident, route: str | None) -> str:
+    """What happens next, in plain words: who has been told, and how soon they must respond
+    ("A counselor at Washington Middle has been told and must respond within 15 minutes")."""
+    from ..services import ack_deadline_minutes  # services read selectors: a cycle
+
+    school = incident.school.name
+    if incident.status == Status.RESOLVED:
+        return "The responders have closed this report. What they did is below."
+    if route is None:
+        return (
+            "The right responder is being chosen now. This page shows who it is as soon as it "
+            "is decided."
+        )
+    who = ROUTE_WHO[route]
+    if incident.status == Status.ACKNOWLEDGED:
+        they = "are" if route == "co_responder" else "is"
+        return (
+            f"{who} at {school} {they} on it. You will be told here and by email when it is "
+            "resolved."
+        )
+    minutes = ack_deadline_minutes(incident.school.district, route)
+    have = "have" if route == "co_responder" else "has"
+    text = (
+        f"{who} at {school} {have} been told and must respond within "
+        f"{minutes:g} minute{'' if minutes == 1 else 's'}."
+    )
+    also = [r for r in (incident.decision or {}).get("also_notify", []) if r in ROUTE_WHO_ALSO]
+    if also and route == incident.route:
+        names = " and ".join(ROUTE_WHO_ALSO[r] for r in also)
+        text += f" {names[:1].upper()}{names[1:]} {'are' if len(also) > 1 else 'is'} also told."
+    return text + " You will be told here and by email when a responder is on it."
