@@ -24,9 +24,14 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterable
 
+import redis.asyncio
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection
+
+from triage.redis import client
+
+from .models import LiveEvent
 
 logger = logging.getLogger(__name__)
 
@@ -70,8 +75,6 @@ def _payload(item, event: str) -> dict:
 
 
 def redis_client():
-    from triage.redis import client
-
     return client()
 
 
@@ -108,8 +111,6 @@ def publish(events: list[tuple[str, dict]]) -> None:
                 )
             pipe.execute()
         else:
-            from .models import LiveEvent
-
             LiveEvent.objects.bulk_create(
                 LiveEvent(channel=channel, queue_id=payload.get("queue"), payload=payload)
                 for channel, payload in events
@@ -191,8 +192,6 @@ def _replay_redis(channels: set[str], since: str) -> list[tuple[str, str]] | Non
 
 
 def _replay_db(channels: set[str], since: int) -> list[tuple[str, str]] | None:
-    from .models import LiveEvent
-
     rows = list(
         LiveEvent.objects.filter(pk__gt=since, channel__in=channels)
         .order_by("pk")
@@ -278,8 +277,6 @@ class Hub:
             self._close_all()
 
     async def _run_redis(self) -> None:
-        import redis.asyncio
-
         client = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2)
         pubsub = client.pubsub()
         try:
@@ -300,8 +297,6 @@ class Hub:
                 await client.aclose()
 
     async def _run_db(self) -> None:
-        from .models import LiveEvent
-
         # With SQLite (the embedded default) writers hold the database lock in turn, so row
         # ids are committed in order and reading "after the last id seen" misses nothing.
         last = await db_call(
@@ -348,8 +343,6 @@ def _head_redis() -> str:
 
 
 def _head_db() -> str:
-    from .models import LiveEvent
-
     return str(LiveEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0)
 
 
