@@ -549,7 +549,7 @@ def stack_start(args, env: dict, logdir: str, *, baseline: bool) -> tuple[int, l
         layout = {
             "routing": "routing",
             "responders": "responder.sro,responder.co_responder,responder.counselor,"
-            "responder.administrator,maintenance",
+            "responder.administrator,webhooks,maintenance",
         }
     workers = []
     for role, queues in layout.items():

@@ -41,14 +41,18 @@ def escalate_overdue() -> int:
     return services.queue_items_escalate_overdue()
 
 
+# A retry waits in its worker, unacknowledged, until its countdown ends and it has run: the
+# longest countdown plus the time limit stays below Redis's visibility timeout (300 s), or Redis
+# would hand the waiting retry to a second worker too (tests/test_celery.py checks). Ten tries
+# waiting up to 5 s, 10 s, ... 240 s span about the 20 minutes the eight longer ones did.
 @shared_task(
     name="incidents.tasks.webhook_task",
     time_limit=30,
     soft_time_limit=20,
     autoretry_for=(Exception,),
     retry_backoff=5,
-    retry_backoff_max=600,
-    max_retries=8,
+    retry_backoff_max=240,
+    max_retries=10,
 )
 def webhook_task(item_id: int, event: str) -> None:
     services.queue_item_webhook(item_id=item_id, event=event)

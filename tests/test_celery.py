@@ -2,6 +2,7 @@
 
 import pytest
 from celery import Celery
+from django.conf import settings
 
 from tests.processes import broker_for_tests, running_worker
 from triage.celery import QUEUE_NAMES, app
@@ -15,6 +16,7 @@ def test_each_queue_has_its_own_routing_key():
         "responder.administrator",
         "responder.co_responder",
         "responder.sro",
+        "webhooks",
     }
 
 
@@ -48,7 +50,7 @@ def test_every_product_task_has_an_explicit_route_to_a_declared_queue():
         "schools.tasks.oneroster_sync",
     }
     unrouted = [name for name in tasks if name not in app.conf.task_routes]
-    assert unrouted == [], "tasks with no route in triage/celery.py task_routes"
+    assert unrouted == [], "tasks with no route in CELERY_TASK_ROUTES (triage/settings.py)"
     for name in tasks:
         route = app.conf.task_routes[name]
         assert route["queue"] in QUEUE_NAMES, name
@@ -97,3 +99,32 @@ def test_the_roster_sync_runs_on_the_maintenance_queue_from_beat():
         "maintenance"
     )
     assert app.conf.beat_schedule["oneroster-sync"]["task"] == "schools.tasks.oneroster_sync"
+
+
+def test_webhooks_have_their_own_queue():
+    # A receiver that is slow or down retries for minutes: never in front of escalation.
+    assert app.amqp.router.route({}, "incidents.tasks.webhook_task")["queue"].name == "webhooks"
+    others = {
+        route["queue"] for name, route in app.conf.task_routes.items() if "webhook" not in name
+    }
+    assert "webhooks" not in others
+
+
+def test_no_retry_waits_in_a_worker_past_the_broker_visibility_timeout():
+    # A retry is an ETA message: Redis hands it to a worker at once, which holds it
+    # unacknowledged until the countdown ends and the task has run (acks_late). Held longer
+    # than the visibility timeout, Redis delivers it to a second worker too.
+    retrying = {}
+    for name in product_tasks():
+        task = app.tasks[name]
+        if not getattr(task, "autoretry_for", ()):
+            continue
+        longest_countdown = (
+            task.retry_backoff_max if task.retry_backoff else task.default_retry_delay
+        )
+        retrying[name] = longest_countdown + (task.time_limit or app.conf.task_time_limit)
+    assert {"incidents.tasks.webhook_task", "incidents.tasks.deliver_task"} <= set(retrying)
+    visibility_timeout = settings.BROKER_VISIBILITY_TIMEOUT
+    assert {name: held for name, held in retrying.items() if held >= visibility_timeout} == {}
+    if settings.BROKER_IS_REDIS:
+        assert app.conf.broker_transport_options["visibility_timeout"] == visibility_timeout

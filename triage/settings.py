@@ -15,6 +15,10 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
+from kombu import Queue
+
+# One responder queue per route of the vocabulary (pure data: safe to read before Django starts).
+from policies.registry import ROUTES as RESPONDER_ROUTES
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -334,13 +338,63 @@ SITE_URL = os.environ.get("SITE_URL", f"http://127.0.0.1:{os.environ.get('PORT',
 )
 
 # --- Celery ---------------------------------------------------------------------------------
+# triage/celery.py reads every CELERY_* name here (config_from_object, namespace "CELERY").
 CELERY_BROKER_URL = os.environ.get(
     "CELERY_BROKER_URL", f"sqla+sqlite:///{BASE_DIR / 'broker.sqlite3'}"
 )
 BROKER_IS_REDIS = CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
 REDIS_URL = os.environ.get("REDIS_URL") or (CELERY_BROKER_URL if BROKER_IS_REDIS else "")
 # Seconds before Redis hands an unacknowledged message (its worker died) to another worker.
-CELERY_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300"))
+# A retry's countdown must stay below it (tests/test_celery.py checks): Redis would hand the
+# waiting retry to a second worker too.
+BROKER_VISIBILITY_TIMEOUT = int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300"))
+# Sending gives up quickly when Redis is down: the request that filed the incident must not
+# wait, and the beat sweep re-sends from the database.
+_SEND_RETRY = dict(max_retries=1, interval_start=0, interval_step=0.2, interval_max=0.2)
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"visibility_timeout": BROKER_VISIBILITY_TIMEOUT, **_SEND_RETRY} if BROKER_IS_REDIS else {}
+)
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A queue per job, so a district can run dedicated workers per queue (e.g. one that only
+# consumes responder.sro); a worker started without -Q consumes every queue declared here.
+# Each queue has its own routing key: one declared without it is bound to the default key
+# and would receive copies of default-queue tasks.
+_RESPONDER_QUEUES = tuple(f"responder.{route}" for route in RESPONDER_ROUTES)
+QUEUE_NAMES = ("routing", *_RESPONDER_QUEUES, "webhooks", "maintenance", "analysis")
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in QUEUE_NAMES]
+CELERY_TASK_DEFAULT_QUEUE = "maintenance"
+CELERY_TASK_DEFAULT_ROUTING_KEY = "maintenance"
+CELERY_TASK_ROUTES = {
+    task: {"queue": queue, "routing_key": queue}
+    for task, queue in {
+        "incidents.tasks.incident_route_task": "routing",
+        "incidents.tasks.sweep_unrouted": "maintenance",
+        "incidents.tasks.escalate_overdue": "maintenance",
+        # A slow or failing receiver's retries never hold up escalation.
+        "incidents.tasks.webhook_task": "webhooks",
+        "reports.tasks.replay_end_stalled": "maintenance",
+        "schools.tasks.oneroster_sync": "maintenance",
+        # Long, CPU-bound what-if replays never hold up routing or deliveries.
+        "reports.tasks.replay_run_task": "analysis",
+        # Deliveries go to responder.<route>, chosen when sent: life-safety deliveries never
+        # wait behind a backlog of others. This default only catches a send without a route.
+        "incidents.tasks.deliver_task": "responder.administrator",
+    }.items()
+}
+# Nothing accepted is lost: a task is acknowledged only after it ran, is handed back when
+# its worker dies, and a worker holds one message at a time.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 60
+CELERY_TASK_SOFT_TIME_LIMIT = 45
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_ENABLE_UTC = True
 # How often beat re-sends unrouted incidents and checks acknowledge deadlines.
 SWEEP_SECONDS = float(os.environ.get("TRIAGE_SWEEP_SECONDS", "10"))
 # A what-if replay writes a heartbeat after every chunk (seconds apart); one silent this long
@@ -352,6 +406,18 @@ ONEROSTER_DROP_DIR = os.environ.get("ONEROSTER_DROP_DIR", "")
 ONEROSTER_DISTRICT = os.environ.get("ONEROSTER_DISTRICT", "")  # slug; needed with several
 ONEROSTER_SYNC_SECONDS = float(os.environ.get("ONEROSTER_SYNC_SECONDS", "300"))
 ONEROSTER_SETTLE_SECONDS = float(os.environ.get("ONEROSTER_SETTLE_SECONDS", "60"))
+CELERY_BEAT_SCHEDULE = {
+    # The incident row is its own outbox: anything still unrouted is sent again.
+    "resend-unrouted": {"task": "incidents.tasks.sweep_unrouted", "schedule": SWEEP_SECONDS},
+    "escalate-overdue": {"task": "incidents.tasks.escalate_overdue", "schedule": SWEEP_SECONDS},
+    # A replay whose worker died or whose message was lost is ended, so a new one can start.
+    "end-stalled-replays": {"task": "reports.tasks.replay_end_stalled", "schedule": 60.0},
+    # A new OneRoster set in ONEROSTER_DROP_DIR is imported (a no-op when unset).
+    "oneroster-sync": {
+        "task": "schools.tasks.oneroster_sync",
+        "schedule": ONEROSTER_SYNC_SECONDS,
+    },
+}
 # Live updates: open event streams (tabs) one person may hold at once, across processes.
 LIVE_STREAMS_PER_USER = int(os.environ.get("TRIAGE_LIVE_STREAMS_PER_USER", "10"))
 
