@@ -25,9 +25,9 @@ def incident_route_task(incident_id: int) -> None:
 
 
 @shared_task(name="incidents.tasks.deliver_task", time_limit=30, soft_time_limit=20, **RETRY)
-def deliver_task(item_ids: list[int] | int) -> None:
-    # A list of queue item ids of one route (an int in messages sent before batching).
-    services.queue_items_deliver(item_ids=[item_ids] if isinstance(item_ids, int) else item_ids)
+def deliver_task(item_ids: list[int]) -> None:
+    # The queue item ids of one route (services.queue_items_deliver_later).
+    services.queue_items_deliver(item_ids=item_ids)
 
 
 @shared_task(name="incidents.tasks.sweep_unrouted", time_limit=60, soft_time_limit=50)

@@ -86,14 +86,12 @@ def test_copies_of_a_delivery_message_deliver_nothing_twice(
     assert sum(i.incident.timeline.filter(kind="delivered").count() for i in routed) == 3
 
 
-def test_the_task_takes_a_list_or_the_single_id_of_older_messages(
-    routed, django_capture_on_commit_callbacks
-):
+def test_the_task_delivers_the_items_of_its_list(routed, django_capture_on_commit_callbacks):
     from incidents import tasks
 
     first, *rest = [item.pk for item in routed]
     with django_capture_on_commit_callbacks(execute=True):
-        tasks.deliver_task.run(first)
+        tasks.deliver_task.run([first])
         tasks.deliver_task.run(rest)
     assert not QueueItem.objects.filter(delivered_at__isnull=True).exists()
     assert len(mail.outbox) == 3
