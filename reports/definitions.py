@@ -22,7 +22,6 @@ from django.db.models import Q
 
 from incidents.models import (
     LAW_ENFORCEMENT_ITEM,
-    LAW_ENFORCEMENT_OUTCOMES,
     LAW_ENFORCEMENT_ROUTES,
     ItemOrigin,
     Outcome,
@@ -31,7 +30,6 @@ from incidents.models import (
 )
 
 REFERRAL_ROUTES = LAW_ENFORCEMENT_ROUTES
-REFERRAL_OUTCOMES = LAW_ENFORCEMENT_OUTCOMES
 ARREST_OUTCOME = Outcome.ARREST
 
 

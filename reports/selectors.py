@@ -83,7 +83,6 @@ DISABILITY_GROUPS = (
     ("idea", "Students with disabilities (IDEA)"),
     ("504", "Students with disabilities (Section 504 only)"),
 )
-DISABILITY_LABELS = dict(DISABILITY_GROUPS)
 ROUTE_LABELS = dict(Route.choices)
 
 
