@@ -87,113 +87,129 @@ class OIDCProvider:
             key = self.other_key
         return jwt.encode(claims, key, algorithm="RS256", headers={"kid": KID})
 
-    def _handler(self):
-        provider = self
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        return type("Handler", (_Handler,), {"provider": self})
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
 
-            def _json(self, body: dict, status: int = 200) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+def _pkce_challenge(verifier: str) -> str:
+    digest = hashlib.sha256(verifier.encode()).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
-            def do_GET(self):
-                url = urlparse(self.path)
-                provider.requests.append(("GET", url.path))
-                query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                if url.path == "/.well-known/openid-configuration":
-                    return self._json(
-                        {
-                            "issuer": provider.issuer,
-                            "authorization_endpoint": f"{provider.issuer}/authorize",
-                            "token_endpoint": f"{provider.issuer}/token",
-                            "userinfo_endpoint": f"{provider.issuer}/userinfo",
-                            "jwks_uri": f"{provider.issuer}/jwks",
-                            "response_types_supported": ["code"],
-                            "subject_types_supported": ["public"],
-                            "id_token_signing_alg_values_supported": ["RS256"],
-                            "token_endpoint_auth_methods_supported": ["client_secret_post"],
-                            "code_challenge_methods_supported": ["S256"],
-                        }
-                    )
-                if url.path == "/jwks":
-                    return self._json(provider.jwks())
-                if url.path == "/userinfo":
-                    token = self.headers.get("Authorization", "").removeprefix("Bearer ")
-                    person = provider.tokens.get(token)
-                    if person is None:
-                        return self._json({"error": "invalid_token"}, 401)
-                    return self._json(
-                        {
-                            "sub": person.sub,
-                            "email": person.email,
-                            "email_verified": person.email_verified,
-                            "name": person.name,
-                        }
-                    )
-                if url.path == "/authorize":
-                    if query.get("client_id") != provider.client_id or provider.person is None:
-                        return self._json({"error": "unauthorized_client"}, 400)
-                    code = secrets.token_urlsafe(16)
-                    provider.codes[code] = {
-                        "person": provider.person,
-                        "nonce": query.get("nonce", ""),
-                        "redirect_uri": query["redirect_uri"],
-                        "code_challenge": query.get("code_challenge"),
-                    }
-                    target = (
-                        query["redirect_uri"]
-                        + "?"
-                        + urlencode({"code": code, "state": query.get("state", "")})
-                    )
-                    self.send_response(302)
-                    self.send_header("Location", target)
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
-                    return None
-                return self._json({"error": "not_found"}, 404)
 
-            def do_POST(self):
-                url = urlparse(self.path)
-                provider.requests.append(("POST", url.path))
-                length = int(self.headers.get("Content-Length", "0"))
-                form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
-                if url.path != "/token":
-                    return self._json({"error": "not_found"}, 404)
-                grant = provider.codes.pop(form.get("code", ""), None)
-                if (
-                    grant is None
-                    or form.get("client_id") != provider.client_id
-                    or form.get("client_secret") != provider.client_secret
-                    or form.get("redirect_uri") != grant["redirect_uri"]
-                ):
-                    return self._json({"error": "invalid_grant"}, 400)
-                if grant["code_challenge"]:
-                    verifier = form.get("code_verifier", "").encode()
-                    challenge = (
-                        base64.urlsafe_b64encode(hashlib.sha256(verifier).digest())
-                        .rstrip(b"=")
-                        .decode()
-                    )
-                    if challenge != grant["code_challenge"]:
-                        return self._json({"error": "invalid_grant"}, 400)
-                access_token = secrets.token_urlsafe(16)
-                provider.tokens[access_token] = grant["person"]
-                return self._json(
-                    {
-                        "access_token": access_token,
-                        "token_type": "Bearer",
-                        "expires_in": 300,
-                        "id_token": provider.id_token(grant["person"], grant["nonce"]),
-                    }
-                )
+class _Handler(BaseHTTPRequestHandler):
+    """One request to the provider (``OIDCProvider._handler`` binds ``provider``)."""
 
-        return Handler
+    provider: OIDCProvider
+
+    def log_message(self, *args):
+        pass
+
+    def _json(self, body: dict, status: int = 200) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self):
+        url = urlparse(self.path)
+        self.provider.requests.append(("GET", url.path))
+        query = {k: v[0] for k, v in parse_qs(url.query).items()}
+        answer = {
+            "/.well-known/openid-configuration": self._discovery,
+            "/jwks": self._jwks,
+            "/userinfo": self._userinfo,
+            "/authorize": self._authorize,
+        }.get(url.path)
+        if answer is None:
+            return self._json({"error": "not_found"}, 404)
+        return answer(query)
+
+    def _discovery(self, query: dict) -> None:
+        issuer = self.provider.issuer
+        self._json(
+            {
+                "issuer": issuer,
+                "authorization_endpoint": f"{issuer}/authorize",
+                "token_endpoint": f"{issuer}/token",
+                "userinfo_endpoint": f"{issuer}/userinfo",
+                "jwks_uri": f"{issuer}/jwks",
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+                "token_endpoint_auth_methods_supported": ["client_secret_post"],
+                "code_challenge_methods_supported": ["S256"],
+            }
+        )
+
+    def _jwks(self, query: dict) -> None:
+        self._json(self.provider.jwks())
+
+    def _userinfo(self, query: dict) -> None:
+        token = self.headers.get("Authorization", "").removeprefix("Bearer ")
+        person = self.provider.tokens.get(token)
+        if person is None:
+            return self._json({"error": "invalid_token"}, 401)
+        return self._json(
+            {
+                "sub": person.sub,
+                "email": person.email,
+                "email_verified": person.email_verified,
+                "name": person.name,
+            }
+        )
+
+    def _authorize(self, query: dict) -> None:
+        provider = self.provider
+        if query.get("client_id") != provider.client_id or provider.person is None:
+            return self._json({"error": "unauthorized_client"}, 400)
+        code = secrets.token_urlsafe(16)
+        provider.codes[code] = {
+            "person": provider.person,
+            "nonce": query.get("nonce", ""),
+            "redirect_uri": query["redirect_uri"],
+            "code_challenge": query.get("code_challenge"),
+        }
+        target = (
+            query["redirect_uri"] + "?" + urlencode({"code": code, "state": query.get("state", "")})
+        )
+        self.send_response(302)
+        self.send_header("Location", target)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        return None
+
+    def do_POST(self):
+        url = urlparse(self.path)
+        provider = self.provider
+        provider.requests.append(("POST", url.path))
+        length = int(self.headers.get("Content-Length", "0"))
+        form = {k: v[0] for k, v in parse_qs(self.rfile.read(length).decode()).items()}
+        if url.path != "/token":
+            return self._json({"error": "not_found"}, 404)
+        grant = provider.codes.pop(form.get("code", ""), None)
+        if (
+            grant is None
+            or form.get("client_id") != provider.client_id
+            or form.get("client_secret") != provider.client_secret
+            or form.get("redirect_uri") != grant["redirect_uri"]
+        ):
+            return self._json({"error": "invalid_grant"}, 400)
+        if grant["code_challenge"] and (
+            _pkce_challenge(form.get("code_verifier", "")) != grant["code_challenge"]
+        ):
+            return self._json({"error": "invalid_grant"}, 400)
+        access_token = secrets.token_urlsafe(16)
+        provider.tokens[access_token] = grant["person"]
+        return self._json(
+            {
+                "access_token": access_token,
+                "token_type": "Bearer",
+                "expires_in": 300,
+                "id_token": provider.id_token(grant["person"], grant["nonce"]),
+            }
+        )
 
 
 def configured_idp(settings) -> Iterator[OIDCProvider]:
