@@ -216,15 +216,6 @@ def school_create(
     return school
 
 
-@transaction.atomic
-def membership_grant(*, user: User, school: School, role: str) -> Membership:
-    if role not in Role.values:
-        raise ValueError(f"unknown role {role!r}")
-    membership, _ = Membership.objects.get_or_create(user=user, school=school, role=role)
-    school_queues_open(school_ids=[school.pk])
-    return membership
-
-
 # --- People: a district admin's roles and deactivations ------------------------------------
 
 
@@ -251,6 +242,9 @@ def person_role_grant(*, actor: User, person: User, school: School, role: str) -
         raise ValidationError({"person": f"{person.get_username()} is deactivated."})
     with transaction.atomic():
         membership, _ = Membership.objects.get_or_create(user=person, school=school, role=role)
+        # A school made outside the product's services may have no queues yet: the role's
+        # queues open now, not when its holder first opens a queue page.
+        school_queues_open(school_ids=[school.pk])
     return membership
 
 

@@ -14,6 +14,7 @@ from ..models import (
     Student,
     User,
 )
+from ..services import school_queues_open
 from .checking import Plan, check_set
 from .reading import STUDENT_FIELDS, OneRosterError, OneRosterSet
 
@@ -39,6 +40,8 @@ def _apply(plan: Plan, district: District, changes: list[str]) -> dict:
     schools = _apply_schools(plan, district, summary["schools"], changes)
     _apply_students(plan, district, schools, summary["students"], changes)
     _apply_staff(plan, district, schools, summary, changes)
+    # Queues exist from the moment their school does, whoever created it.
+    school_queues_open(school_ids=[school.pk for school in schools.values()])
     return summary
 
 

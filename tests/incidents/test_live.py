@@ -4,11 +4,13 @@ Last-Event-ID replay, the database fallback without Redis, heartbeats and the ca
 import json
 import re
 import threading
+from contextlib import contextmanager
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
+from django.db.backends.signals import connection_created
 
 from incidents import live, services
 from incidents.models import ItemOrigin, QueueItem
@@ -293,3 +295,61 @@ def test_the_reporter_page_stream_sends_the_route_when_it_is_decided(demo, backe
     assert [e for _, e in events_in(body)] == [
         {"event": "routed", "incident": incident.pk, "route": "sro"}
     ]
+
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+@contextmanager
+def writes_recorded():
+    """Every write statement any connection runs meanwhile, in any thread: the stream reads
+    through short-lived connections of the executor's threads, not this test's."""
+    writes: list[str] = []
+
+    def record(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith(WRITES):
+            writes.append(sql)
+        return execute(sql, params, many, context)
+
+    def watch(sender, connection, **kwargs):
+        if record not in connection.execute_wrappers:
+            connection.execute_wrappers.append(record)
+
+    for existing in connections.all(initialized_only=True):
+        watch(None, existing)
+    connection_created.connect(watch)
+    try:
+        yield writes
+    finally:
+        connection_created.disconnect(watch)
+        for existing in connections.all(initialized_only=True):
+            if record in existing.execute_wrappers:
+                existing.execute_wrappers.remove(record)
+
+
+def test_the_queue_page_and_a_reconnecting_stream_write_nothing(demo, backend, client):
+    # Queues are opened when a school or a role is created; reading them never writes.
+    counselor = person("counselor")
+    cookie = asgi_client.session_cookie(counselor)
+    client.force_login(counselor)
+    item = counselor_item()
+
+    async def reconnect():
+        first = asgi_client.get(application, "/queues/events/", cookie=cookie)
+        seen = first_id(await first.opened())
+        await first.close()
+        await sync_to_async(live.publish_item, thread_sensitive=False)(item, "claimed")
+        with writes_recorded() as writes:
+            back = asgi_client.get(
+                application, "/queues/events/", cookie=cookie, headers={"Last-Event-ID": seen}
+            )
+            body = await back.read_until('"event": "claimed"')
+            await back.close()
+        return body, writes
+
+    with writes_recorded() as page_writes:
+        assert client.get("/queues/").status_code == 200
+        assert client.get("/queues/?fragment=1").status_code == 200
+    body, stream_writes = asgi_client.run(reconnect())
+    assert [event["event"] for _, event in events_in(body)] == ["claimed"]
+    assert (page_writes, stream_writes) == ([], [])

@@ -11,8 +11,10 @@ from django.test.utils import CaptureQueriesContext
 from incidents.models import ResponderQueue
 from schools import services as school_services
 from schools.models import School
+from schools.oneroster import oneroster_import, oneroster_set_read
 from tests.conftest import api_client_for
 from tests.factories import DistrictFactory, UserFactory, user_with_role
+from tests.schools.oneroster_data import write_set
 
 pytestmark = pytest.mark.django_db
 
@@ -35,8 +37,18 @@ def test_a_role_at_a_school_without_queues_opens_them():
         district=DistrictFactory(), code="OLD-HS", name="Old High", grade_low=9, grade_high=12
     )
     assert routes_open_at(school) == []
-    school_services.membership_grant(user=UserFactory(), school=school, role="counselor")
+    school_services.person_role_grant(
+        actor=UserFactory(is_superuser=True), person=UserFactory(), school=school, role="counselor"
+    )
     assert routes_open_at(school) == ALL_ROUTES
+
+
+def test_a_school_a_roster_import_creates_has_its_queues(tmp_path, district):
+    oneroster_import(
+        roster_set=oneroster_set_read(path=write_set(tmp_path / "set")), district=district
+    )
+    created = School.objects.get(district=district, code="LIN-ES")
+    assert routes_open_at(created) == ALL_ROUTES
 
 
 def test_the_migration_opens_the_missing_queues_of_existing_schools():
