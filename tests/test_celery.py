@@ -1,5 +1,7 @@
 """The Celery app: every task mapped to a named queue, and a real worker consumes them all."""
 
+from pathlib import Path
+
 import pytest
 from celery import Celery
 from django.conf import settings
@@ -70,6 +72,19 @@ def test_a_worker_without_q_consumes_every_queue(tmp_path):
     finally:
         if server:
             server.stop()
+
+
+def test_the_procfile_worker_consumes_every_queue():
+    # `make run` starts the Procfile: its worker names no -Q (so it takes every declared
+    # queue, as the worker test above shows) or names them all.
+    (worker,) = [
+        line.split(":", 1)[1].split()
+        for line in (Path(settings.BASE_DIR) / "Procfile").read_text().splitlines()
+        if line.startswith("worker:")
+    ]
+    assert worker[worker.index("-A") + 1 : worker.index("-A") + 3] == ["triage", "worker"]
+    if "-Q" in worker:
+        assert set(worker[worker.index("-Q") + 1].split(",")) == set(QUEUE_NAMES)
 
 
 def test_each_delivery_is_sent_to_its_routes_queue(monkeypatch):
