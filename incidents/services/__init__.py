@@ -12,7 +12,6 @@ from .access_log import (  # noqa: F401
     access_record_many,
 )
 from .delivery import (  # noqa: F401
-    queue_item_deliver,
     queue_item_webhook,
     queue_items_deliver,
     queue_items_deliver_later,

@@ -55,10 +55,6 @@ def queue_members(queue: ResponderQueue) -> list[User]:
     return list(User.objects.filter(pk__in=queue_member_ids(queue), is_active=True))
 
 
-def queue_item_deliver(*, item_id: int) -> None:
-    queue_items_deliver(item_ids=[item_id])
-
-
 def queue_items_deliver(*, item_ids: list[int]) -> int:
     """Tell each item's queue members: a live update, an email naming no student, the webhook.
 

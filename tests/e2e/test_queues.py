@@ -38,7 +38,7 @@ def test_incident_arrives_live_and_the_reporter_sees_the_outcome(page, asgi_live
     )
     services.incident_route(incident_id=incident.pk)
     item = QueueItem.objects.get(incident=incident, route="counselor")
-    services.queue_item_deliver(item_id=item.pk)
+    services.queue_items_deliver(item_ids=[item.pk])
 
     row = page.locator(f"#item-{item.pk}")
     expect(row).to_be_visible(timeout=15_000)

@@ -295,7 +295,7 @@ def test_undelivered_items_are_re_sent_with_the_same_back_off(teacher, school, m
     QueueItem.objects.filter(pk=item.pk).update(queued_at=timezone.now() - timedelta(seconds=31))
     assert services.queue_items_resend_undelivered() == 1
     assert services.queue_items_resend_undelivered() == 0  # not again at once
-    services.queue_item_deliver(item_id=item.pk)
+    services.queue_items_deliver(item_ids=[item.pk])
     QueueItem.objects.filter(pk=item.pk).update(
         last_delivery_at=timezone.now() - timedelta(hours=1)
     )
