@@ -34,6 +34,7 @@ app.conf.update(
         "schools.tasks.oneroster_sync": {"queue": "maintenance", "routing_key": "maintenance"},
         # Long, CPU-bound what-if replays never hold up routing or deliveries.
         "reports.tasks.replay_run_task": {"queue": "analysis", "routing_key": "analysis"},
+        "reports.tasks.replay_chunk_task": {"queue": "analysis", "routing_key": "analysis"},
         # Deliveries go to responder.<route>, chosen when sent: life-safety deliveries never
         # wait behind a backlog of others. This default only catches a send without a route.
         "incidents.tasks.deliver_task": {
