@@ -114,6 +114,18 @@ def _mark_kept_replay(ruleset: RuleSet) -> None:
         ruleset.analysis = {**ruleset.analysis, "replay": {**kept, "stale": stale}}
 
 
+def ruleset_replay_keep(*, ruleset_id: int, kept: dict) -> None:
+    """Keep a finished what-if replay's result with the version (``analysis["replay"]``),
+    under the version's row lock; ``kept`` carries the ``spec_digest`` it replayed.
+
+    ``update()`` leaves ``updated_at`` alone: a replay is not an edit of the draft.
+    """
+    with transaction.atomic():
+        ruleset = RuleSet.objects.select_for_update().get(pk=ruleset_id)
+        analysis = {**(ruleset.analysis or {}), "replay": kept}
+        RuleSet.objects.filter(pk=ruleset.pk).update(analysis=analysis)
+
+
 def ruleset_update(*, user: User, version: int, spec: dict) -> tuple[RuleSet, list[engine.Problem]]:
     """Replace a draft's rules. Refuses invalid specs (nothing is saved); returns lint warnings."""
     ruleset = _draft_store(user=user, version=version, spec=spec, require_valid=True)

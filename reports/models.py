@@ -19,8 +19,9 @@ ACTIVE_STATUSES = (ReplayStatus.QUEUED, ReplayStatus.RUNNING)
 class ReplayRun(models.Model):
     """One replay of ``ruleset`` over the district's routed incidents that occurred in a period.
 
-    ``result`` holds the aggregate figures (see ``reports.services.ReplayTally.result``); the
-    latest finished result is also copied to ``RuleSet.analysis["replay"]``, kept with the draft.
+    ``result`` holds the aggregate figures (see ``reports.replay_tally.ReplayTally.result``); the
+    latest finished result is also kept with the version
+    (``policies.services.ruleset_replay_keep``).
     """
 
     ruleset = models.ForeignKey(
@@ -37,6 +38,9 @@ class ReplayRun(models.Model):
     cancel_requested = models.BooleanField(default=False)
     # Which state of the version was replayed (``RuleSet.spec_digest()``), set when it starts.
     spec_digest = models.CharField(max_length=64, blank=True)
+    # The very spec replayed, read once when the run starts: every chunk decides with it, even
+    # if the draft is edited while the chunks run.
+    spec = models.JSONField(null=True, blank=True)
     # Written when the run starts and after each chunk: a run without one for
     # ``REPLAY_STALLED_SECONDS`` has lost its worker (or its message) and is ended.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -79,3 +83,30 @@ class ReplayRun(models.Model):
         if self.status == ReplayStatus.DONE:
             return 100
         return int(100 * self.processed / self.total) if self.total else 0
+
+
+class ReplayChunk(models.Model):
+    """One id range of one attempt of a replay, and its partial tally once counted.
+
+    A chunk is counted once: its task records the tally only while ``done_at`` is empty, under
+    the run's row lock, and only while ``attempt`` is the run's current one. The chunk whose
+    tally completes the set merges them all into ``ReplayRun.result``.
+    """
+
+    run = models.ForeignKey(ReplayRun, on_delete=models.CASCADE, related_name="chunks")
+    attempt = models.PositiveIntegerField()
+    index = models.PositiveIntegerField()
+    first_pk = models.BigIntegerField()
+    last_pk = models.BigIntegerField(help_text="Inclusive.")
+    tally = models.JSONField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "attempt", "index"], name="replay_chunk_once_per_attempt"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Chunk {self.index} of replay #{self.run_id} (attempt {self.attempt})"

@@ -1,4 +1,4 @@
-"""Every read the reports pages and the CSV use: replay runs, replay sources, equity figures.
+"""Every read the reports pages and the CSV use: equity figures (the replay's: replay_selectors).
 
 Permission scoping happens here: replays belong to a district admin's district; the equity
 figures cover a district admin's district or a school administrator's own schools.
@@ -47,14 +47,12 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
-    Q,
     QuerySet,
     Value,
     When,
 )
 from django.db.models.fields.json import KT
 from django.db.models.functions import TruncMonth
-from django.shortcuts import get_object_or_404
 
 from incidents.facts import school_year_start
 from incidents.models import (
@@ -67,13 +65,10 @@ from incidents.models import (
     Route,
     TimelineEvent,
 )
-from policies.models import RuleSet
-from policies.selectors import district_for_admin
 from schools.models import District, RaceEthnicity, Role, School, Sex, Student, User
 from schools.selectors import school_ids_for
 
 from .definitions import REFERRAL_ROUTES, arrest_q, referral_q
-from .models import ReplayRun
 
 SUPPRESS_AT_MOST = 10
 SUPPRESSED = "*"  # one marker for every hidden count, small or hidden with a small one
@@ -110,82 +105,6 @@ def period_bounds(district: District, start: date, end: date) -> tuple[datetime,
         datetime.combine(start, time.min, tzinfo=zone),
         datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone),
     )
-
-
-# --- replay ---------------------------------------------------------------------------------
-
-
-def replay_ruleset_for(user: User, version: int) -> RuleSet:
-    """A version of the admin's district (403 for non-admins, 404 for unknown versions)."""
-    district = district_for_admin(user)
-    return get_object_or_404(
-        RuleSet.objects.select_related("district"), district=district, version=version
-    )
-
-
-def replay_result_current(run: ReplayRun, ruleset: RuleSet) -> bool:
-    """The run replayed the version as it is now (a draft edited since has another digest;
-    a run from before digests were recorded cannot tell, so it counts as out of date)."""
-    return bool(run.spec_digest) and run.spec_digest == ruleset.spec_digest()
-
-
-def replay_runs_for(ruleset: RuleSet) -> QuerySet[ReplayRun]:
-    return ReplayRun.objects.filter(ruleset=ruleset).select_related("requested_by")
-
-
-def replay_run_for(user: User, run_id: int) -> ReplayRun:
-    district = district_for_admin(user)
-    return get_object_or_404(
-        ReplayRun.objects.select_related("ruleset__district", "requested_by"),
-        pk=run_id,
-        ruleset__district=district,
-    )
-
-
-REPLAY_COLUMNS = ("pk", "school_id", "route", "facts", "old_notify")
-
-
-def replay_source(*, district: District, start: date, end: date) -> QuerySet:
-    """The district's routed incidents that occurred in the period and kept their facts,
-    as tuples of REPLAY_COLUMNS in id order (the caller pages with ``pk__gt``)."""
-    since, until = period_bounds(district, start, end)
-    return (
-        Incident.objects.filter(
-            school__district=district,
-            occurred_at__gte=since,
-            occurred_at__lt=until,
-            route__isnull=False,
-            facts__isnull=False,
-        )
-        .annotate(old_notify=F("decision__also_notify"))
-        .order_by("pk")
-        .values_list(*REPLAY_COLUMNS)
-    )
-
-
-def replay_disability_groups(first_pk: int, last_pk: int) -> dict[int, str]:
-    """{incident id: "idea" or "504"} for the incidents in [first_pk, last_pk] whose subject
-    students include one with an IEP (IDEA) or, failing that, a 504 plan; absent = "none".
-
-    One query per chunk of the replay (not one per incident). An incident goes with its most
-    protected subject: a student is "504 only" when they have a 504 plan and no IEP.
-    """
-    groups: dict[int, str] = {}
-    for incident_id, iep in IncidentStudent.objects.filter(
-        Q(student__iep=True) | Q(student__section_504=True),
-        incident_id__gte=first_pk,
-        incident_id__lte=last_pk,
-        role=InvolvementRole.SUBJECT,
-    ).values_list("incident_id", "student__iep"):
-        if iep or incident_id not in groups:
-            groups[incident_id] = "idea" if iep else "504"
-    return groups
-
-
-def incident_ids_visible(user: User, ids: Iterable[int]) -> set[int]:
-    from incidents.selectors import incidents_visible_to
-
-    return set(incidents_visible_to(user).filter(pk__in=list(ids)).values_list("pk", flat=True))
 
 
 # --- equity: scope and filter ----------------------------------------------------------------

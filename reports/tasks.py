@@ -2,20 +2,24 @@
 
 from celery import shared_task
 
-from . import services
+from . import replay
 
 
-# A replay of a whole school year takes tens of seconds: it runs on its own "analysis" queue
-# (triage/celery.py) with a longer time limit than the product's short tasks. The limit is
-# longer than Redis's visibility timeout (CELERY_VISIBILITY_TIMEOUT), so a long replay's
-# message may be delivered again while it runs: the service makes that second delivery a
-# no-op (the run's heartbeat is fresh), rather than every queue waiting 30 minutes to recover
-# a message whose worker died.
+# A replay runs on its own "analysis" queue (triage/celery.py): the run's task only plans and
+# sends one chunk task per id range (a group), so each task is seconds long, not minutes. The
+# limits stay generous for a slow machine; a message delivered again while its first delivery
+# still runs (Redis's visibility timeout, CELERY_VISIBILITY_TIMEOUT) is a no-op: the run's
+# heartbeat is fresh, and a chunk is counted once.
 @shared_task(name="reports.tasks.replay_run_task", time_limit=1800, soft_time_limit=1740)
 def replay_run_task(run_id: int) -> None:
-    services.replay_execute(run_id=run_id)
+    replay.replay_execute(run_id=run_id)
+
+
+@shared_task(name="reports.tasks.replay_chunk_task", time_limit=1800, soft_time_limit=1740)
+def replay_chunk_task(run_id: int, attempt: int, index: int) -> None:
+    replay.replay_chunk_execute(run_id=run_id, attempt=attempt, index=index)
 
 
 @shared_task(name="reports.tasks.replay_end_stalled", time_limit=60, soft_time_limit=50)
 def replay_end_stalled() -> int:
-    return services.replay_runs_end_stalled()
+    return replay.replay_runs_end_stalled()

@@ -17,7 +17,7 @@ from incidents.facts import school_year_start
 from policies.selectors import district_for_admin
 from schools.selectors import is_district_admin
 
-from . import crdc, deflection, selectors, services
+from . import crdc, deflection, replay, replay_selectors, selectors, services
 from .forms import CrdcFileForm, EquityFilterForm, PeriodForm
 from .models import ReplayRun, ReplayStatus
 
@@ -30,14 +30,14 @@ ROUTE_ORDER = ("sro", "co_responder", "administrator", "counselor")
 @never_cache
 @login_required
 def replay_page(request: HttpRequest, version: int) -> HttpResponse:
-    ruleset = selectors.replay_ruleset_for(request.user, version)
+    ruleset = replay_selectors.replay_ruleset_for(request.user, version)
     district = ruleset.district
     today = selectors.district_today(district)
     if request.method == "POST":
         form = PeriodForm(request.POST)
         if form.is_valid():
             try:
-                services.replay_start(
+                replay.replay_start(
                     user=request.user,
                     version=version,
                     start=form.cleaned_data["start"],
@@ -55,7 +55,7 @@ def replay_page(request: HttpRequest, version: int) -> HttpResponse:
                 return redirect("reports:replay", version=version)
     else:
         form = PeriodForm(initial={"start": school_year_start(today), "end": today})
-    runs = list(selectors.replay_runs_for(ruleset)[:10])
+    runs = list(replay_selectors.replay_runs_for(ruleset)[:10])
     latest = runs[0] if runs else None
     shown = next((r for r in runs if r.status == ReplayStatus.DONE), None)
     context = {
@@ -65,7 +65,8 @@ def replay_page(request: HttpRequest, version: int) -> HttpResponse:
         "runs": runs,
         "shown_run": shown,
         "result": replay_result_context(shown.result) if shown else None,
-        "out_of_date": shown is not None and not selectors.replay_result_current(shown, ruleset),
+        "out_of_date": shown is not None
+        and not replay_selectors.replay_result_current(shown, ruleset),
     }
     return render(request, "reports/replay.html", context)
 
@@ -131,7 +132,7 @@ def _progress(run: ReplayRun) -> dict:
 @login_required
 @require_GET
 def replay_progress(request: HttpRequest, run_id: int) -> JsonResponse:
-    run = selectors.replay_run_for(request.user, run_id)
+    run = replay_selectors.replay_run_for(request.user, run_id)
     data = _progress(run)
     if run.status == ReplayStatus.DONE:
         data["result_html"] = render_to_string(
@@ -139,7 +140,7 @@ def replay_progress(request: HttpRequest, run_id: int) -> JsonResponse:
             {
                 "result": replay_result_context(run.result),
                 "shown_run": run,
-                "out_of_date": not selectors.replay_result_current(run, run.ruleset),
+                "out_of_date": not replay_selectors.replay_result_current(run, run.ruleset),
             },
             request=request,
         )
@@ -149,7 +150,7 @@ def replay_progress(request: HttpRequest, run_id: int) -> JsonResponse:
 @login_required
 @require_POST
 def replay_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
-    run = services.replay_cancel(user=request.user, run_id=run_id)
+    run = replay.replay_cancel(user=request.user, run_id=run_id)
     if request.headers.get("Accept", "").startswith("application/json"):
         return JsonResponse(_progress(run))
     messages.success(request, "Replay cancelled." if not run.active else "Cancelling the replay.")

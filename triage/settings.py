@@ -376,6 +376,7 @@ CELERY_TASK_ROUTES = {
         "schools.tasks.oneroster_sync": "maintenance",
         # Long, CPU-bound what-if replays never hold up routing or deliveries.
         "reports.tasks.replay_run_task": "analysis",
+        "reports.tasks.replay_chunk_task": "analysis",
         # Deliveries go to responder.<route>, chosen when sent: life-safety deliveries never
         # wait behind a backlog of others. This default only catches a send without a route.
         "incidents.tasks.deliver_task": "responder.administrator",

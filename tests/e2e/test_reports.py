@@ -13,11 +13,13 @@ from playwright.sync_api import expect
 
 from incidents import services as incident_services
 from policies.services import ruleset_create_draft, ruleset_ensure_default, ruleset_update
-from reports import services
+from reports import replay
+from reports.replay_tally import ReplayTally
 from schools.demo import seed_people_and_roster
 from schools.models import School, User
 from tests.e2e.conftest import assert_accessible, fits_a_phone, sign_in
 from tests.reports.helpers import routed_incident
+from triage.celery import app
 
 INCIDENTS = 6
 
@@ -49,10 +51,11 @@ def draft(transactional_db):
 
 @pytest.fixture
 def replay_in_a_thread(monkeypatch):
-    """No worker: the run starts in a thread of the test process, one incident a chunk, slowed
-    down so that the page polls real intermediate progress."""
+    """No worker: the run starts in a thread of the test process, one incident a chunk (the
+    chunk group runs eagerly, one after another), slowed down so that the page polls real
+    intermediate progress."""
     threads = []
-    add = services.ReplayTally.add
+    add = ReplayTally.add
 
     def slow_add(self, *args):
         add(self, *args)
@@ -61,7 +64,7 @@ def replay_in_a_thread(monkeypatch):
     def send(*, run_id):
         def work():
             try:
-                services.replay_execute(run_id=run_id, chunk_size=1)
+                replay.replay_execute(run_id=run_id, chunk_size=1)
             finally:
                 connection.close()
 
@@ -69,11 +72,14 @@ def replay_in_a_thread(monkeypatch):
         threads.append(thread)
         thread.start()
 
-    monkeypatch.setattr(services.ReplayTally, "add", slow_add)
-    monkeypatch.setattr(services, "replay_send", send)
+    monkeypatch.setattr(ReplayTally, "add", slow_add)
+    monkeypatch.setattr(replay, "replay_send", send)
+    eager = app.conf.task_always_eager
+    app.conf.update(task_always_eager=True)
     yield
     for thread in threads:
         thread.join(timeout=30)
+    app.conf.update(task_always_eager=eager)
 
 
 def test_a_replay_runs_and_its_progress_bar_reaches_the_result(

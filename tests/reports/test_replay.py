@@ -1,21 +1,26 @@
 """What-if replay: the result on a handful of incidents, progress, cancellation, the task."""
 
+import random
 from datetime import date, datetime, timedelta
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
+from django.test import TestCase
 from django.utils import timezone
 
 from incidents import services as incident_services
 from incidents.services import InvolvedStudent
+from policies import engine
 from policies import selectors as selectors_policies
 from policies import services as services_policies
 from policies.models import RuleSet
 from policies.services import ruleset_create_draft, ruleset_ensure_default, ruleset_update
-from reports import services, tasks
-from reports.models import ReplayRun
+from reports import replay, replay_selectors, tasks
+from reports.models import ReplayChunk, ReplayRun
+from reports.replay_tally import EXAMPLES_PER_CHANGE, ReplayTally
 from schools.models import Role
+from schools.selectors import school_ids_for
 from tests.factories import SchoolFactory, StudentFactory, user_with_role
 from triage.celery import QUEUE_NAMES, app
 
@@ -83,6 +88,22 @@ def history(school, draft):
     }
 
 
+@pytest.fixture(autouse=True)
+def eager_celery():
+    """No worker: the run's chunk group runs in-process, one chunk after another."""
+    saved = {name: app.conf[name] for name in ("task_always_eager", "task_eager_propagates")}
+    app.conf.update(task_always_eager=True, task_eager_propagates=True)
+    yield
+    app.conf.update(saved)
+
+
+def execute(run_id: int, **kwargs) -> ReplayRun:
+    """Run the replay as its task does, then its chunks (sent after commit), to the end."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        replay.replay_execute(run_id=run_id, **kwargs)
+    return ReplayRun.objects.get(pk=run_id)
+
+
 def start_run(admin, draft, **kwargs) -> ReplayRun:
     return ReplayRun.objects.create(
         ruleset=draft, requested_by=admin, period_start=START, period_end=END, **kwargs
@@ -99,7 +120,7 @@ def test_the_replay_finds_the_one_changed_rule(admin, draft, history):
     ]
     run = start_run(admin, draft)
 
-    run = services.replay_execute(run_id=run.pk, chunk_size=2)
+    run = execute(run_id=run.pk, chunk_size=2)
 
     assert run.status == "done"
     assert (run.processed, run.total) == (7, 7)
@@ -132,7 +153,7 @@ def test_the_replay_finds_the_one_changed_rule(admin, draft, history):
 
 def test_the_result_is_kept_with_the_draft_without_touching_it(admin, draft, history):
     edited_at = draft.updated_at
-    run = services.replay_execute(run_id=start_run(admin, draft).pk)
+    run = execute(run_id=start_run(admin, draft).pk)
 
     draft.refresh_from_db()
     assert draft.analysis["replay"]["run"] == run.pk
@@ -145,21 +166,21 @@ def test_the_period_limits_the_incidents(admin, draft, history):
     run = ReplayRun.objects.create(
         ruleset=draft, requested_by=admin, period_start="2020-08-01", period_end="2021-07-31"
     )
-    run = services.replay_execute(run_id=run.pk)
+    run = execute(run_id=run.pk)
     assert (run.status, run.total, run.result["total"]) == ("done", 0, 0)
 
 
 def test_a_cancel_stops_the_run_at_the_next_chunk(admin, draft, history, monkeypatch):
     run = start_run(admin, draft)
-    original = services.ReplayTally.add
+    original = ReplayTally.add
 
     def add_then_cancel(self, *args):
         original(self, *args)
-        services.replay_cancel(user=admin, run_id=run.pk)
+        replay.replay_cancel(user=admin, run_id=run.pk)
 
-    monkeypatch.setattr(services.ReplayTally, "add", add_then_cancel)
+    monkeypatch.setattr(ReplayTally, "add", add_then_cancel)
 
-    run = services.replay_execute(run_id=run.pk, chunk_size=2)
+    run = execute(run_id=run.pk, chunk_size=2)
 
     run.refresh_from_db()
     assert (run.status, run.processed, run.result) == ("cancelled", 2, None)
@@ -170,19 +191,19 @@ def test_a_cancel_stops_the_run_at_the_next_chunk(admin, draft, history, monkeyp
 
 def test_a_queued_run_is_cancelled_at_once_and_never_runs(admin, draft, history):
     run = start_run(admin, draft)
-    services.replay_cancel(user=admin, run_id=run.pk)
+    replay.replay_cancel(user=admin, run_id=run.pk)
     run.refresh_from_db()
     assert run.status == "cancelled"
 
-    assert services.replay_execute(run_id=run.pk).status == "cancelled"
+    assert execute(run_id=run.pk).status == "cancelled"
     run.refresh_from_db()
     assert run.processed == 0
 
 
 def test_a_finished_run_is_not_run_again(admin, draft, history):
-    run = services.replay_execute(run_id=start_run(admin, draft).pk)
+    run = execute(run_id=start_run(admin, draft).pk)
     finished_at = run.finished_at
-    services.replay_execute(run_id=run.pk)
+    execute(run_id=run.pk)
     run.refresh_from_db()
     assert run.finished_at == finished_at
 
@@ -191,8 +212,8 @@ def test_a_failure_is_recorded(admin, draft, history, monkeypatch):
     def boom(*args):
         raise RuntimeError("facts missing")
 
-    monkeypatch.setattr(services.ReplayTally, "add", boom)
-    run = services.replay_execute(run_id=start_run(admin, draft).pk)
+    monkeypatch.setattr(ReplayTally, "add", boom)
+    run = execute(run_id=start_run(admin, draft).pk)
     run.refresh_from_db()
     assert run.status == "failed"
     assert run.error == "The replay stopped on an error (RuntimeError); try again."
@@ -206,9 +227,7 @@ def test_start_sends_the_task_to_the_analysis_queue_after_commit(
         tasks.replay_run_task, "apply_async", lambda args, **options: sent.append((args, options))
     )
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        run = services.replay_start(
-            user=admin, version=draft.version, start=START_DATE, end=END_DATE
-        )
+        run = replay.replay_start(user=admin, version=draft.version, start=START_DATE, end=END_DATE)
         assert sent == []
     for callback in callbacks:
         callback()
@@ -216,18 +235,18 @@ def test_start_sends_the_task_to_the_analysis_queue_after_commit(
     assert (run.status, run.period_start, run.period_end) == ("queued", START_DATE, END_DATE)
 
     with pytest.raises(ValidationError, match="already running"):
-        services.replay_start(user=admin, version=draft.version, start=START_DATE, end=END_DATE)
+        replay.replay_start(user=admin, version=draft.version, start=START_DATE, end=END_DATE)
 
 
 def test_start_is_for_the_district_admin_of_that_district_only(admin, draft, school):
     with pytest.raises(ValidationError):
-        services.replay_start(user=admin, version=draft.version, start=END_DATE, end=START_DATE)
+        replay.replay_start(user=admin, version=draft.version, start=END_DATE, end=START_DATE)
     principal = user_with_role(Role.ADMINISTRATOR, school)
     with pytest.raises(PermissionDenied):
-        services.replay_start(user=principal, version=draft.version, start=START_DATE, end=END_DATE)
+        replay.replay_start(user=principal, version=draft.version, start=START_DATE, end=END_DATE)
     elsewhere = user_with_role(Role.DISTRICT_ADMIN, SchoolFactory(code="FAR-HS"))
     with pytest.raises(Http404):
-        services.replay_start(user=elsewhere, version=draft.version, start=START_DATE, end=END_DATE)
+        replay.replay_start(user=elsewhere, version=draft.version, start=START_DATE, end=END_DATE)
     assert ReplayRun.objects.count() == 0
 
 
@@ -235,14 +254,19 @@ def test_the_replay_task_is_mapped_to_the_analysis_queue():
     assert "analysis" in QUEUE_NAMES
     assert app.amqp.router.route({}, "reports.tasks.replay_run_task")["queue"].name == "analysis"
     product_tasks = sorted(name for name in app.tasks if name.startswith("reports."))
-    assert product_tasks == ["reports.tasks.replay_end_stalled", "reports.tasks.replay_run_task"]
+    assert product_tasks == [
+        "reports.tasks.replay_chunk_task",
+        "reports.tasks.replay_end_stalled",
+        "reports.tasks.replay_run_task",
+    ]
     for name in product_tasks:
         assert app.amqp.router.route({}, name)["queue"].name in QUEUE_NAMES
 
 
 def test_the_task_runs_the_service(admin, draft, history):
     run = start_run(admin, draft)
-    tasks.replay_run_task.apply(args=[run.pk])
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        tasks.replay_run_task.apply(args=[run.pk])
     run.refresh_from_db()
     assert run.status == "done"
 
@@ -267,7 +291,7 @@ def test_the_replay_page_starts_a_run_and_reports_progress(
     assert (progress["status"], progress["processed"], progress["percent"]) == ("queued", 0, 0)
     assert "<progress" in client.get(f"/reports/replay/{draft.version}/").content.decode()
 
-    services.replay_execute(run_id=run.pk)
+    execute(run_id=run.pk)
     progress = client.get(f"/reports/replay/runs/{run.pk}/").json()
     assert (progress["status"], progress["processed"], progress["total"]) == ("done", 7, 7)
     assert "2 of 7 incidents (28.6%) would change route" in progress["result_html"]
@@ -330,7 +354,7 @@ def test_a_stalled_run_is_ended_by_the_sweep_so_a_new_replay_can_start(
     ReplayRun.objects.filter(pk=lost_message.pk).update(created_at=silent_for(301))
     busy = start_run(admin, other_draft, status="running", attempt=1, heartbeat_at=silent_for(299))
     with pytest.raises(ValidationError, match="already running"):
-        services.replay_start(user=admin, version=draft.version, start=START_DATE, end=END_DATE)
+        replay.replay_start(user=admin, version=draft.version, start=START_DATE, end=END_DATE)
 
     assert tasks.replay_end_stalled.apply().get() == 2
 
@@ -349,7 +373,7 @@ def test_a_stalled_run_is_ended_by_the_sweep_so_a_new_replay_can_start(
     )
     busy.refresh_from_db()
     assert (busy.status, busy.error, busy.finished_at) == ("running", "", None)
-    again = services.replay_start(user=admin, version=draft.version, start=START_DATE, end=END_DATE)
+    again = replay.replay_start(user=admin, version=draft.version, start=START_DATE, end=END_DATE)
     assert again.status == "queued"
 
 
@@ -366,18 +390,18 @@ def test_a_second_delivery_while_the_run_is_running_does_nothing(
     admin, draft, history, monkeypatch
 ):
     run = start_run(admin, draft)
-    original = services.ReplayTally.add
+    original = ReplayTally.add
     redelivered = []
 
     def add_then_redeliver(self, *args):
         original(self, *args)
         if not redelivered:
             redelivered.append(None)
-            redelivered[0] = services.replay_execute(run_id=run.pk, chunk_size=2)
+            redelivered[0] = replay.replay_execute(run_id=run.pk, chunk_size=2)
 
-    monkeypatch.setattr(services.ReplayTally, "add", add_then_redeliver)
+    monkeypatch.setattr(ReplayTally, "add", add_then_redeliver)
 
-    run = services.replay_execute(run_id=run.pk, chunk_size=2)
+    run = execute(run_id=run.pk, chunk_size=2)
 
     (second,) = redelivered
     assert (second.status, second.attempt, second.processed) == ("running", 1, 0)
@@ -391,7 +415,7 @@ def test_a_run_whose_worker_died_is_taken_over_and_the_old_worker_writes_nothing
 ):
     settings.REPLAY_STALLED_SECONDS = 300
     run = start_run(admin, draft)
-    original = services.ReplayTally.add
+    original = ReplayTally.add
     taken_over = []
 
     def add_then_go_silent(self, *args):
@@ -400,14 +424,15 @@ def test_a_run_whose_worker_died_is_taken_over_and_the_old_worker_writes_nothing
             taken_over.append(None)
             # The first worker hangs past the stall limit; its message is delivered again.
             ReplayRun.objects.filter(pk=run.pk).update(heartbeat_at=silent_for(301))
-            taken_over[0] = services.replay_execute(run_id=run.pk, chunk_size=3)
+            taken_over[0] = replay.replay_execute(run_id=run.pk, chunk_size=3)
 
-    monkeypatch.setattr(services.ReplayTally, "add", add_then_go_silent)
+    monkeypatch.setattr(ReplayTally, "add", add_then_go_silent)
 
-    first = services.replay_execute(run_id=run.pk, chunk_size=2)
+    first = execute(run_id=run.pk, chunk_size=2)
 
     (second,) = taken_over
-    assert (second.status, second.attempt, second.processed) == ("done", 2, 7)
+    # The second delivery took the run over and sent its own chunks; they finish it.
+    assert (second.status, second.attempt, second.processed) == ("running", 2, 0)
     assert (first.status, first.attempt) == ("done", 2)
     run.refresh_from_db()
     assert (run.status, run.attempt, run.processed) == ("done", 2, 7)
@@ -420,16 +445,16 @@ def test_a_slow_worker_ended_by_the_sweep_stops_without_writing(
 ):
     settings.REPLAY_STALLED_SECONDS = 300
     run = start_run(admin, draft)
-    original = services.ReplayTally.add
+    original = ReplayTally.add
 
     def add_then_sweep(self, *args):
         original(self, *args)
         ReplayRun.objects.filter(pk=run.pk).update(heartbeat_at=silent_for(301))
-        services.replay_runs_end_stalled()
+        replay.replay_runs_end_stalled()
 
-    monkeypatch.setattr(services.ReplayTally, "add", add_then_sweep)
+    monkeypatch.setattr(ReplayTally, "add", add_then_sweep)
 
-    services.replay_execute(run_id=run.pk, chunk_size=2)
+    execute(run_id=run.pk, chunk_size=2)
 
     run.refresh_from_db()
     assert (run.status, run.processed, run.result) == ("failed", 0, None)
@@ -442,19 +467,19 @@ def test_cancel_ends_a_stalled_run_at_once(admin, draft, history, settings, monk
     monkeypatch.setattr(tasks.replay_run_task, "apply_async", lambda args, **options: None)
     settings.REPLAY_STALLED_SECONDS = 300
     fresh = start_run(admin, draft, status="running", attempt=1, heartbeat_at=silent_for(299))
-    services.replay_cancel(user=admin, run_id=fresh.pk)
+    replay.replay_cancel(user=admin, run_id=fresh.pk)
     fresh.refresh_from_db()
     assert (fresh.status, fresh.cancel_requested, fresh.finished_at) == ("running", True, None)
     ReplayRun.objects.filter(pk=fresh.pk).update(heartbeat_at=silent_for(301))
 
-    run = services.replay_cancel(user=admin, run_id=fresh.pk)
+    run = replay.replay_cancel(user=admin, run_id=fresh.pk)
 
     assert run.status == "cancelled"
     run.refresh_from_db()
     assert (run.status, run.cancel_requested) == ("cancelled", True)
     assert run.finished_at is not None
     assert (
-        services.replay_start(
+        replay.replay_start(
             user=admin, version=draft.version, start=START_DATE, end=END_DATE
         ).status
         == "queued"
@@ -475,7 +500,7 @@ def send_danger_to(admin, draft, route: str) -> None:
 
 
 def test_a_result_is_out_of_date_once_the_draft_is_edited(client, admin, draft, history):
-    run = services.replay_execute(run_id=start_run(admin, draft).pk)
+    run = execute(run_id=start_run(admin, draft).pk)
     assert run.spec_digest == draft.spec_digest()
     client.force_login(admin)
     html = client.get(f"/reports/replay/{draft.version}/").content.decode()
@@ -505,7 +530,7 @@ def test_a_draft_edited_during_its_replay_gets_an_out_of_date_result(
     client, admin, draft, history, monkeypatch
 ):
     run = start_run(admin, draft)
-    original = services.ReplayTally.add
+    original = ReplayTally.add
     edited = []
 
     def add_then_edit(self, *args):
@@ -514,8 +539,8 @@ def test_a_draft_edited_during_its_replay_gets_an_out_of_date_result(
             edited.append(True)
             send_danger_to(admin, draft, "sro")
 
-    monkeypatch.setattr(services.ReplayTally, "add", add_then_edit)
-    services.replay_execute(run_id=run.pk, chunk_size=2)
+    monkeypatch.setattr(ReplayTally, "add", add_then_edit)
+    execute(run_id=run.pk, chunk_size=2)
 
     client.force_login(admin)
     assert OUT_OF_DATE in client.get(f"/reports/replay/{draft.version}/").content.decode()
@@ -525,7 +550,7 @@ def test_a_draft_edited_during_its_replay_gets_an_out_of_date_result(
 def test_the_rule_editor_shows_the_kept_replay_while_it_is_current(client, admin, draft, history):
     client.force_login(admin)
     assert "What-if replay:" not in client.get(f"/rules/{draft.version}/edit/").content.decode()
-    run = services.replay_execute(run_id=start_run(admin, draft).pk)
+    run = execute(run_id=start_run(admin, draft).pk)
     summary = (
         f': 2 of 7 incidents would change route. <a href="/reports/replay/{draft.version}/#result">'
         f"See replay #{run.pk}</a>"
@@ -586,3 +611,155 @@ def test_report_periods_out_of_sane_years_are_refused_not_a_500(client, admin, d
         assert (
             "Pick a date between 1 January 2000 and 31 December 2100." in response.content.decode()
         )
+
+
+# --- the replay in chunks (a Celery group), against one pass over every row ----------------
+
+ANSWERS = {
+    "category": ["physical_aggression", "disruption", "threat", "emotional_crisis", "weapon"],
+    "weapon": ["none"] * 6 + ["object_used_as_weapon", "firearm", "unknown"],
+    "danger_now": ["to_others"] * 4 + ["none", "to_self", "unknown"],
+    "threat": ["none"] * 4 + ["to_others", "to_kill_or_seriously_injure", "unknown"],
+    "injury": ["none", "first_aid", "serious"],
+}
+NOT_COMPARED = ("seconds", "per_second", "version", "period")
+
+
+@pytest.fixture
+def random_history(school, draft):
+    """40 incidents with random answers and subjects (no, IEP or 504 plans), seeded."""
+    rng = random.Random(18)
+    students = [
+        StudentFactory(school=school, iep=kind == "iep", section_504=kind == "504")
+        for kind in ("none", "none", "none", "none", "none", "iep", "504", "iep")
+    ]
+    incidents = []
+    for _ in range(40):
+        answers = {name: rng.choice(values) for name, values in ANSWERS.items()}
+        subjects = rng.sample(students, rng.randint(1, 2))
+        incidents.append(
+            file_and_route(school, students=[("subject", s) for s in subjects], **answers)
+        )
+    return incidents
+
+
+def one_pass_result(admin, draft) -> dict:
+    """What the replay computed before it was split: one tally over every row, in id order."""
+    rows = list(
+        replay_selectors.replay_source(district=draft.district, start=START_DATE, end=END_DATE)
+    )
+    tally = ReplayTally(school_ids_for(admin))
+    groups = replay_selectors.replay_disability_groups(rows[0][0], rows[-1][0])
+    tally.add(rows, groups, engine.compile_ruleset(draft.spec()).decide)
+    return tally.result(replay_selectors.incident_ids_visible(admin, tally.example_ids()))
+
+
+def compared(result: dict) -> dict:
+    return {key: value for key, value in result.items() if key not in NOT_COMPARED}
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 1000, 41])
+def test_the_chunked_result_is_the_one_pass_result(admin, draft, random_history, chunk_size):
+    expected = one_pass_result(admin, draft)
+    assert expected["total"] == 40
+    assert expected["changed"] > EXAMPLES_PER_CHANGE  # examples come from several chunks
+
+    run = execute(start_run(admin, draft).pk, chunk_size=chunk_size)
+
+    assert (run.status, run.processed, run.total) == ("done", 40, 40)
+    assert compared(run.result) == expected
+    assert not ReplayChunk.objects.exists()  # the partials are gone once merged
+    draft.refresh_from_db()
+    assert compared(draft.analysis["replay"]) == {
+        **expected,
+        "run": run.pk,
+        "finished_at": run.finished_at.isoformat(),
+        "requested_by": "dadmin",
+        "spec_digest": draft.spec_digest(),
+    }
+
+
+def plan(admin, draft, chunk_size: int, run: ReplayRun | None = None) -> tuple[ReplayRun, list]:
+    """The run's task alone: it takes the run and plans its chunks; the group is not sent."""
+    run = run or start_run(admin, draft)
+    with TestCase.captureOnCommitCallbacks(execute=False) as sends:
+        replay.replay_execute(run_id=run.pk, chunk_size=chunk_size)
+    return ReplayRun.objects.get(pk=run.pk), sends
+
+
+def test_a_cancel_mid_way_skips_the_remaining_chunks(admin, draft, random_history, monkeypatch):
+    run = start_run(admin, draft)
+    counted = []
+    original = ReplayTally.add
+
+    def add_and_cancel_after_two(self, *args):
+        original(self, *args)
+        counted.append(self.total)
+        if len(counted) == 2:
+            replay.replay_cancel(user=admin, run_id=run.pk)
+
+    monkeypatch.setattr(ReplayTally, "add", add_and_cancel_after_two)
+
+    run = execute(run.pk, chunk_size=10)
+
+    assert counted == [10, 10]  # chunks 3 and 4 were skipped, not counted
+    assert (run.status, run.processed, run.total, run.result) == ("cancelled", 20, 40, None)
+    assert not ReplayChunk.objects.exists()
+    draft.refresh_from_db()
+    assert draft.analysis is None
+
+
+def test_a_chunk_delivered_twice_is_counted_once(admin, draft, random_history):
+    run, _ = plan(admin, draft, chunk_size=15)
+    assert (run.status, run.total, ReplayChunk.objects.filter(run=run).count()) == (
+        "running",
+        40,
+        3,
+    )
+    for index in (0, 0, 1, 1, 2):
+        replay.replay_chunk_execute(run_id=run.pk, attempt=1, index=index)
+    run.refresh_from_db()
+    assert (run.status, run.processed) == ("done", 40)
+    assert compared(run.result) == one_pass_result(admin, draft)
+    finished_at = run.finished_at
+
+    replay.replay_chunk_execute(run_id=run.pk, attempt=1, index=2)  # after the end, too
+
+    run.refresh_from_db()
+    assert (run.status, run.processed, run.finished_at) == ("done", 40, finished_at)
+
+
+def test_a_stale_attempts_chunks_write_nothing(admin, draft, random_history, settings):
+    settings.REPLAY_STALLED_SECONDS = 300
+    first, first_sends = plan(admin, draft, chunk_size=15)
+    replay.replay_chunk_execute(run_id=first.pk, attempt=1, index=0)
+    assert ReplayRun.objects.get(pk=first.pk).processed == 15
+    # Its workers die; the run's message is delivered again and takes the run over.
+    ReplayRun.objects.filter(pk=first.pk).update(heartbeat_at=silent_for(301))
+    second, second_sends = plan(admin, draft, chunk_size=25, run=first)
+    assert (second.status, second.attempt, second.processed, second.total) == (
+        "running",
+        2,
+        0,
+        40,
+    )
+
+    for index in (1, 2):  # the first attempt's late chunks
+        replay.replay_chunk_execute(run_id=first.pk, attempt=1, index=index)
+
+    run = ReplayRun.objects.get(pk=first.pk)
+    assert (run.status, run.processed) == ("running", 0)
+    assert set(ReplayChunk.objects.values_list("attempt", "index", "done_at")) == {
+        (2, 0, None),
+        (2, 1, None),
+    }
+    for send in second_sends:
+        send()  # the second attempt's group (eager: its chunks run here)
+    run.refresh_from_db()
+    assert (run.status, run.attempt, run.processed) == ("done", 2, 40)
+    assert compared(run.result) == one_pass_result(admin, draft)
+
+
+def test_a_replay_of_nothing_is_done_at_once(admin, draft):
+    run = execute(start_run(admin, draft).pk)
+    assert (run.status, run.processed, run.total, run.result["total"]) == ("done", 0, 0, 0)
