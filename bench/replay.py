@@ -718,7 +718,7 @@ def measure_dashboard(database_url: str) -> None:
     from django.test import Client
     from django.test.utils import override_settings
 
-    from reports import selectors
+    from reports import figures as selectors
     from schools.models import School, User
 
     admin = User.objects.get(username="district_admin")

@@ -8,6 +8,9 @@ from django.utils import timezone
 
 from schools.models import School, Student
 
+# Declared in their own module (this one is long); imported here so Django registers them.
+from .rollup_models import IncidentRollup, StudentReferralRollup  # noqa: F401
+
 NARRATIVE_MAX_LENGTH = 10_000
 
 

@@ -38,18 +38,10 @@ from django.db.models import Count
 from incidents.models import Incident, IncidentStudent, InvolvementRole
 from schools.models import District, RaceEthnicity, School, Sex, Student
 
+from .counts import SUBJECT_DISABILITY
 from .definitions import arrest_q, referral_q
-from .selectors import (
-    SUBJECT_DISABILITY,
-    SUPPRESSED,
-    Figure,
-    Relation,
-    hide_small,
-    period_bounds,
-    report_snapshot,
-    school_year_of,
-    suppress,
-)
+from .scope import period_bounds, report_snapshot, school_year_of
+from .suppression import SUPPRESSED, Figure, Relation, hide_small, suppress
 
 RACES = ("HI", "AM", "AS", "HP", "BL", "WH", "TR")
 assert set(RACES) == set(RaceEthnicity.values)

@@ -46,17 +46,8 @@ from incidents.models import (
 from schools.models import RaceEthnicity, Student
 
 from .definitions import arrest_q, co_responder_q, police_contact_q, sro_side_q
-from .selectors import (
-    SUPPRESSED,
-    EquityFilter,
-    Figure,
-    Relation,
-    hide_small,
-    incidents_in,
-    period_bounds,
-    report_snapshot,
-    suppress,
-)
+from .scope import EquityFilter, incidents_in, period_bounds, report_snapshot
+from .suppression import SUPPRESSED, Figure, Relation, hide_small, suppress
 
 ARREST_OR_CITATION = (Outcome.ARREST, Outcome.CITATION)
 OTHER_OUTCOMES = (

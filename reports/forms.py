@@ -4,7 +4,7 @@ from datetime import date
 
 from django import forms
 
-from . import selectors
+from . import scope
 
 FIRST_SCHOOL_YEAR = 2015
 EARLIEST_REPORT_DATE = date(2000, 1, 1)
@@ -40,7 +40,7 @@ class PeriodForm(forms.Form):
         return data
 
 
-school_year_label = selectors.school_year_label
+school_year_label = scope.school_year_label
 
 
 class EquityFilterForm(forms.Form):
@@ -54,7 +54,7 @@ class EquityFilterForm(forms.Form):
     def __init__(self, *args, schools, today: date, **kwargs):
         super().__init__(*args, **kwargs)
         self.schools = list(schools)
-        current = selectors.school_year_of(today)[0].year
+        current = scope.school_year_of(today)[0].year
         self.fields["year"].choices = [
             (y, school_year_label(y)) for y in range(current, FIRST_SCHOOL_YEAR - 1, -1)
         ]
@@ -81,7 +81,7 @@ class EquityFilterForm(forms.Form):
         if data.get("start") and data.get("end"):
             return data["start"], data["end"]
         year = data.get("year") or self.current_year
-        return selectors.school_year_of(date(year, 8, 1))
+        return scope.school_year_of(date(year, 8, 1))
 
     def chosen_schools(self) -> tuple:
         data = self.cleaned_data if self.is_bound and self.is_valid() else {}
@@ -104,7 +104,7 @@ class CrdcFileForm(forms.Form):
 
     def __init__(self, *args, today: date, **kwargs):
         super().__init__(*args, **kwargs)
-        self.current_year = selectors.school_year_of(today)[0].year
+        self.current_year = scope.school_year_of(today)[0].year
 
     def clean_year(self) -> int:
         year = self.cleaned_data.get("year")

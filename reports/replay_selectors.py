@@ -19,7 +19,7 @@ from policies.selectors import district_for_admin
 from schools.models import District, User
 
 from .models import ReplayRun
-from .selectors import period_bounds
+from .scope import period_bounds
 
 REPLAY_COLUMNS = ("pk", "school_id", "route", "facts", "old_notify")
 # Rows fetched per round trip from a chunk's server-side cursor.

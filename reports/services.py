@@ -7,7 +7,7 @@ from django.db import transaction
 from incidents.models import AccessAction, AccessLogEntry
 from schools.models import User
 
-from . import selectors
+from . import scope
 
 
 def crdc_exact_export_record(*, user: User, district, year: int) -> AccessLogEntry:
@@ -19,5 +19,5 @@ def crdc_exact_export_record(*, user: User, district, year: int) -> AccessLogEnt
             username=user.get_username(),
             district=district,
             action=AccessAction.EXPORT_CRDC_EXACT,
-            detail=f"CRDC referrals and arrests {selectors.school_year_label(year)}, exact counts",
+            detail=f"CRDC referrals and arrests {scope.school_year_label(year)}, exact counts",
         )

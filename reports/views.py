@@ -17,7 +17,18 @@ from incidents.facts import school_year_start
 from policies.selectors import district_for_admin
 from schools.selectors import is_district_admin
 
-from . import crdc, deflection, replay, replay_selectors, selectors, services
+from . import (
+    counts,
+    crdc,
+    deflection,
+    exports,
+    replay,
+    replay_selectors,
+    scope,
+    services,
+    suppression,
+)
+from .figures import equity_figures
 from .forms import CrdcFileForm, EquityFilterForm, PeriodForm
 from .models import ReplayRun, ReplayStatus
 
@@ -32,7 +43,7 @@ ROUTE_ORDER = ("sro", "co_responder", "administrator", "counselor")
 def replay_page(request: HttpRequest, version: int) -> HttpResponse:
     ruleset = replay_selectors.replay_ruleset_for(request.user, version)
     district = ruleset.district
-    today = selectors.district_today(district)
+    today = scope.district_today(district)
     if request.method == "POST":
         form = PeriodForm(request.POST)
         if form.is_valid():
@@ -75,7 +86,7 @@ def replay_result_context(result: dict | None) -> dict | None:
     """The stored result, arranged for the tables (labels, and a row per from-route)."""
     if not result:
         return None
-    labels = dict(selectors.ROUTE_LABELS)
+    labels = dict(counts.ROUTE_LABELS)
     routes = list(ROUTE_ORDER)
     matrix = {row["from"]: row["to"] for row in result["matrix"]}
     groups = result["by_disability"]
@@ -160,16 +171,14 @@ def replay_cancel(request: HttpRequest, run_id: int) -> HttpResponse:
 # --- equity dashboard -------------------------------------------------------------------------
 
 
-def _equity_filter(request: HttpRequest) -> tuple[EquityFilterForm, selectors.EquityFilter]:
-    schools = list(selectors.equity_schools_for(request.user))
+def _equity_filter(request: HttpRequest) -> tuple[EquityFilterForm, scope.EquityFilter]:
+    schools = list(scope.equity_schools_for(request.user))
     district = schools[0].district
     form = EquityFilterForm(
-        request.GET or None, schools=schools, today=selectors.district_today(district)
+        request.GET or None, schools=schools, today=scope.district_today(district)
     )
     start, end = form.period()
-    flt = selectors.EquityFilter(
-        district=district, schools=form.chosen_schools(), start=start, end=end
-    )
+    flt = scope.EquityFilter(district=district, schools=form.chosen_schools(), start=start, end=end)
     return form, flt
 
 
@@ -251,18 +260,18 @@ def _month_chart(months: list[dict]) -> dict:
 @require_GET
 def equity_page(request: HttpRequest) -> HttpResponse:
     form, flt = _equity_filter(request)
-    figures = selectors.equity_figures(flt)
-    labels = dict(selectors.ROUTE_LABELS)
+    figures = equity_figures(flt)
+    labels = dict(counts.ROUTE_LABELS)
     context = {
         "form": form,
         "figures": figures,
         "flt": flt,
         "routes": [(r, labels[r]) for r in ROUTE_ORDER],
         "district_admin": is_district_admin(request.user, flt.district),
-        "crdc_year": selectors.school_year_of(flt.start)[0].year,
+        "crdc_year": scope.school_year_of(flt.start)[0].year,
         "query": request.GET.urlencode(),
-        "suppress_at_most": selectors.SUPPRESS_AT_MOST,
-        "suppressed": selectors.SUPPRESSED,
+        "suppress_at_most": suppression.SUPPRESS_AT_MOST,
+        "suppressed": suppression.SUPPRESSED,
         "charts": {
             "disability": _risk_bars(figures.by_disability),
             "race_sex": _risk_bars(figures.by_race_sex),
@@ -306,13 +315,13 @@ def _duration(seconds: float) -> str:
 @require_GET
 def equity_csv(request: HttpRequest) -> HttpResponse:
     _form, flt = _equity_filter(request)
-    figures = selectors.equity_figures(flt, operations=False)
+    figures = equity_figures(flt, operations=False)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
         f'attachment; filename="referrals-{flt.start.isoformat()}-{flt.end.isoformat()}.csv"'
     )
     writer = csv.writer(response)
-    writer.writerows(selectors.equity_csv_rows(figures))
+    writer.writerows(exports.equity_csv_rows(figures))
     return response
 
 
@@ -325,7 +334,7 @@ def crdc_csv(request: HttpRequest) -> HttpResponse:
     Suppressed by default; ``suppress=0`` is the exact submission file, and is logged.
     """
     district = district_for_admin(request.user)
-    form = CrdcFileForm(request.GET, today=selectors.district_today(district))
+    form = CrdcFileForm(request.GET, today=scope.district_today(district))
     if not form.is_valid():
         problems = "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
         return HttpResponseBadRequest(problems, content_type="text/plain; charset=utf-8")
@@ -336,11 +345,10 @@ def crdc_csv(request: HttpRequest) -> HttpResponse:
     kind = "suppressed" if suppressed else "exact"
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (
-        f'attachment; filename="crdc-referrals-arrests-{selectors.school_year_label(year)}'
-        f'-{kind}.csv"'
+        f'attachment; filename="crdc-referrals-arrests-{scope.school_year_label(year)}-{kind}.csv"'
     )
     writer = csv.writer(response)
-    writer.writerows([selectors.csv_cell(v) for v in row] for row in figures.table())
+    writer.writerows([exports.csv_cell(v) for v in row] for row in figures.table())
     return response
 
 
@@ -402,8 +410,8 @@ def deflection_page(request: HttpRequest) -> HttpResponse:
         "endings": deflection.ENDINGS,
         "under_age": deflection.UNDER_AGE,
         "query": request.GET.urlencode(),
-        "suppress_at_most": selectors.SUPPRESS_AT_MOST,
-        "suppressed": selectors.SUPPRESSED,
+        "suppress_at_most": suppression.SUPPRESS_AT_MOST,
+        "suppressed": suppression.SUPPRESSED,
         "charts": {
             "months": _rate_bars(figures.by_month, css="route-sro"),
             "schools": _rate_bars(figures.by_school, css="route-sro"),

@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 
+from django.db import transaction
 from django.utils import timezone
 
 from incidents.models import (
@@ -11,6 +12,7 @@ from incidents.models import (
     ResponderQueue,
     TimelineEvent,
 )
+from incidents.rollups import rollups_incidents_routed
 from tests.factories import UserFactory
 
 DEFAULT_WHEN = datetime(2025, 10, 15, 10, 0, tzinfo=timezone.get_fixed_timezone(-360))
@@ -83,4 +85,8 @@ def routed_incident(
             data={"from": route, "to": handoff_to, "reason": "test"},
         )
         TimelineEvent.objects.filter(incident=incident, kind="handed_off").update(at=when)
+    with transaction.atomic():
+        # The services keep the report rollups as they write; this helper counts the incident
+        # once, as it now is (its items, hand-off and outcome included).
+        rollups_incidents_routed(incidents=[incident], items=list(incident.queue_items.all()))
     return incident

@@ -16,7 +16,7 @@ import pytest
 from incidents.models import AccessAction, AccessLogEntry, QueueItem
 from incidents.services import queue_item_handoff, queue_item_resolve
 from reports import crdc
-from reports.selectors import SUPPRESSED
+from reports.suppression import SUPPRESSED
 from schools.models import Role
 from tests.factories import SchoolFactory, StudentFactory, user_with_role
 from tests.reports.helpers import routed_incident

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from reports.deflection import deflection_figures
-from reports.selectors import SUPPRESSED, EquityFilter
+from reports.scope import EquityFilter
+from reports.suppression import SUPPRESSED
 from schools.models import Role
 from tests.factories import StudentFactory, user_with_role
 from tests.reports.helpers import routed_incident

@@ -9,8 +9,10 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from reports import selectors
-from reports.selectors import SUPPRESSED, EquityFilter, csv_cell, equity_figures, risk_ratio
+from reports import exports
+from reports.exports import csv_cell
+from reports.figures import EquityFilter, equity_figures
+from reports.suppression import SUPPRESSED, risk_ratio
 from schools.models import Role
 from tests.factories import StudentFactory, user_with_role
 from tests.reports.helpers import routed_incident
@@ -258,7 +260,7 @@ def test_csv_export_is_shaped_like_the_crdc_items_with_suppression(client, distr
     assert response.status_code == 200
     assert response["Content-Type"] == "text/csv; charset=utf-8"
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[0] == list(selectors.CSV_HEADER)
+    assert rows[0] == list(exports.CSV_HEADER)
     by_group = {(r[0], r[1]): r[2:] for r in rows[1:]}
     assert by_group["Total", "All students"] == ["12", "12", "12", "12", "—"]
     # The other groups are all zero (small): shown, the 12 would say so. Hidden with them.

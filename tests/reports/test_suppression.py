@@ -10,17 +10,8 @@ from fractions import Fraction
 
 from django.utils import timezone
 
-from reports.selectors import (
-    GROUP_MEASURES,
-    SUPPRESSED,
-    EquityFilter,
-    GroupRow,
-    Relation,
-    _relations_of,
-    equity_figures,
-    hide_small,
-    suppress,
-)
+from reports.figures import GROUP_MEASURES, EquityFilter, GroupRow, equity_figures
+from reports.suppression import SUPPRESSED, Relation, hide_small, relations_of, suppress
 from schools.models import Role
 from tests.factories import StudentFactory, user_with_role
 from tests.reports.helpers import routed_incident
@@ -265,7 +256,7 @@ def rows_of(*students_referred: int) -> tuple[list[GroupRow], GroupRow]:
 
 def hidden_after_suppression(*students_referred: int) -> list[int]:
     rows, total = rows_of(*students_referred)
-    relations: list[Relation] = _relations_of(rows, [total], ["students"])
+    relations: list[Relation] = relations_of(rows, [total], ["students"])
     hide_small(f for r in relations for f in (*r.parts, *r.wholes))
     suppress(relations)
     return [i for i, row in enumerate(rows) if "students" in row.hidden]

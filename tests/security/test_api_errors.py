@@ -4,7 +4,7 @@ import pytest
 from django.test import Client
 from rest_framework.test import APIClient
 
-from reports.selectors import csv_cell
+from reports.exports import csv_cell
 from tests.security.conftest import incident_body
 
 

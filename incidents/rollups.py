@@ -1,0 +1,285 @@
+"""Keeping the report rollups (``incidents/rollup_models.py``) current, and rebuilding them.
+
+Three writes change what the equity report counts, and each calls one function here inside
+its own transaction, so a rollup never disagrees with the rows it counts:
+
+- routing counts the incident (``rollups_incidents_routed``): its route, and whether the items
+  routing created (an SRO notification) make it a referral to law enforcement;
+- a hand-off or a resolve (``rollups_item_changed``) can make it a referral (handed off to the
+  SRO side; a police outcome) or an arrest: the incident then moves from one row to another.
+
+Increments are ``INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n`` (PostgreSQL and
+SQLite), in key order, so concurrent writers add up and never deadlock on rollup rows. Moving
+an incident needs its flags before and after the change; ``rollups_item_changed`` reads them
+with the incident row locked (the lock the services already take, after the item's, to
+refresh the incident's status), so two hand-offs or resolves of one incident are counted one
+after the other, each seeing the other's items.
+
+What counts as a referral or an arrest is ``reports/definitions.py``; ``incident_flags`` is its
+twin over an incident's items in memory (this app cannot import reports), and the tests check
+that the rollups give the same figures as the direct queries.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import connection, transaction
+from django.db.models import BooleanField, Case, Count, Q, Value, When
+from django.db.models.functions import TruncDate
+
+from schools.models import District
+
+from .models import (
+    LAW_ENFORCEMENT_ITEM,
+    LAW_ENFORCEMENT_OUTCOMES,
+    LAW_ENFORCEMENT_ROUTES,
+    Incident,
+    IncidentRollup,
+    IncidentStudent,
+    InvolvementRole,
+    ItemOrigin,
+    Outcome,
+    QueueItem,
+    Route,
+    StudentReferralRollup,
+)
+
+Flags = tuple[bool, bool]  # (referral to law enforcement, arrest)
+ItemFacts = tuple[str, str, str]  # an item's (origin, route, outcome)
+INCIDENT_KEY = ("school_id", "day", "route", "referred", "arrested")
+STUDENT_KEY = ("school_id", "day", "student_id")
+
+
+def incident_flags(route: str | None, items: Iterable[ItemFacts]) -> Flags:
+    """Whether a routed incident is a referral to law enforcement and an arrest, from its
+    route and its queue items: ``referral_q`` and ``arrest_q`` of ``reports/definitions.py``
+    (``LAW_ENFORCEMENT_ITEM``) over rows in memory."""
+    referred = route in LAW_ENFORCEMENT_ROUTES
+    arrested = False
+    for origin, item_route, outcome in items:
+        arrested = arrested or outcome == Outcome.ARREST
+        referred = (
+            referred
+            or (origin == ItemOrigin.NOTIFY and item_route == Route.SRO)
+            or (origin == ItemOrigin.HANDOFF and item_route in LAW_ENFORCEMENT_ROUTES)
+            or outcome in LAW_ENFORCEMENT_OUTCOMES
+        )
+    return referred, arrested
+
+
+@dataclass
+class _Changes:
+    incidents: Counter = field(default_factory=Counter)
+    students: dict = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+
+    def move(
+        self,
+        *,
+        incident: Incident,
+        subjects: list[int],
+        before: Flags | None,
+        after: Flags,
+    ) -> None:
+        """The incident leaves its row (``before``; None: not counted yet) for ``after``."""
+        if before == after:
+            return
+        day = incident.occurred_at.astimezone(
+            zoneinfo.ZoneInfo(incident.school.district.timezone)
+        ).date()
+        key = (incident.school_id, day, incident.route)
+        if before is not None:
+            self.incidents[(*key, *before)] -= 1
+        self.incidents[(*key, *after)] += 1
+        was_referred, was_arrested = before or (False, False)
+        referred = int(after[0]) - int(was_referred)
+        arrests = int(after[1]) - int(was_arrested)
+        if referred or arrests:
+            for student_id in subjects:
+                counts = self.students[incident.school_id, day, student_id]
+                counts[0] += referred
+                counts[1] += arrests
+
+    def apply(self) -> None:
+        _add(
+            IncidentRollup,
+            INCIDENT_KEY,
+            ("incidents",),
+            [(*key, n) for key, n in sorted(self.incidents.items()) if n],
+        )
+        _add(
+            StudentReferralRollup,
+            STUDENT_KEY,
+            ("instances", "arrest_instances"),
+            [(*key, *n) for key, n in sorted(self.students.items()) if any(n)],
+        )
+
+
+def _add(model, key: tuple[str, ...], counts: tuple[str, ...], rows: list[tuple]) -> None:
+    """Add ``rows`` (key values, then count values; sorted by key) to the rollup: one
+    statement, concurrency-safe on PostgreSQL and SQLite."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(model._meta.db_table)
+    columns = ", ".join((*key, *counts))
+    values = ", ".join(["(" + ", ".join(["%s"] * (len(key) + len(counts))) + ")"] * len(rows))
+    sums = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counts)
+    # Table and column names come from the model, every value is a parameter.
+    sql = (
+        f"INSERT INTO {table} ({columns}) VALUES {values} "  # noqa: S608
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {sums}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [v for row in rows for v in row])
+
+
+def _subjects(incident_ids: Iterable[int]) -> dict[int, list[int]]:
+    """{incident: [rostered subject student]}: the students a referral counts."""
+    out: dict[int, list[int]] = defaultdict(list)
+    for incident_id, student_id in IncidentStudent.objects.filter(
+        incident_id__in=list(incident_ids),
+        role=InvolvementRole.SUBJECT,
+        student__isnull=False,
+    ).values_list("incident_id", "student_id"):
+        out[incident_id].append(student_id)
+    return out
+
+
+def rollups_incidents_routed(*, incidents: list[Incident], items: list[QueueItem]) -> None:
+    """Count incidents just routed (inside the routing transaction), with the items routing
+    created for them. ``incident.school.district`` is loaded by the caller."""
+    assert connection.in_atomic_block, "call inside the routing transaction"
+    facts: dict[int, list[ItemFacts]] = defaultdict(list)
+    for item in items:
+        facts[item.incident_id].append((item.origin, item.route, item.outcome))
+    flags = {
+        incident.pk: incident_flags(incident.route, facts[incident.pk]) for incident in incidents
+    }
+    subjects = _subjects(pk for pk, (referred, _arrested) in flags.items() if referred)
+    changes = _Changes()
+    for incident in incidents:
+        changes.move(
+            incident=incident,
+            subjects=subjects.get(incident.pk, []),
+            before=None,
+            after=flags[incident.pk],
+        )
+    changes.apply()
+
+
+def rollups_item_changed(*, item: QueueItem, added: bool = False) -> None:
+    """After a hand-off (``added``: ``item`` is the new item) or a resolve (``item`` had no
+    outcome before): move the incident to the row of its flags now, inside that transaction.
+
+    The incident row is locked first, so a concurrent hand-off or resolve of the same
+    incident waits here until this one commits, and then reads its items: each sees the
+    flags the other left (READ COMMITTED reads the latest committed rows per statement)."""
+    assert connection.in_atomic_block, "call inside the hand-off or resolve transaction"
+    incident = (
+        Incident.objects.select_for_update(of=("self",))
+        .select_related("school__district")
+        .get(pk=item.incident_id)
+    )
+    if incident.route is None:  # not routed: not counted (hand-offs come after routing)
+        return
+    rows = list(
+        QueueItem.objects.filter(incident_id=incident.pk).values_list(
+            "pk", "origin", "route", "outcome"
+        )
+    )
+    if added:
+        earlier = [row[1:] for row in rows if row[0] != item.pk]
+    else:
+        earlier = [(o, r, "" if pk == item.pk else out) for pk, o, r, out in rows]
+    before = incident_flags(incident.route, earlier)
+    after = incident_flags(incident.route, [row[1:] for row in rows])
+    if before == after:
+        return
+    changes = _Changes()
+    changes.move(
+        incident=incident,
+        subjects=_subjects([incident.pk]).get(incident.pk, []),
+        before=before,
+        after=after,
+    )
+    changes.apply()
+
+
+# --- rebuild -------------------------------------------------------------------------------
+
+
+def _flag(condition: Q) -> Case:
+    return Case(
+        When(condition, then=Value(True)), default=Value(False), output_field=BooleanField()
+    )
+
+
+def _source_rows(district: District) -> tuple[list[IncidentRollup], list[StudentReferralRollup]]:
+    """The rollup rows of a district, computed from the incidents and their items."""
+    zone = zoneinfo.ZoneInfo(district.timezone)
+    flagged = QueueItem.objects.filter(LAW_ENFORCEMENT_ITEM)
+    referred = Q(route__in=LAW_ENFORCEMENT_ROUTES) | Q(pk__in=flagged.values("incident_id"))
+    arrests = flagged.filter(outcome=Outcome.ARREST).values("incident_id")
+    routed = Incident.objects.filter(school__district=district, route__isnull=False).order_by()
+    incident_rows = (
+        routed.annotate(
+            day=TruncDate("occurred_at", tzinfo=zone),
+            is_referred=_flag(referred),
+            is_arrest=_flag(Q(pk__in=arrests)),
+        )
+        .values_list("school_id", "day", "route", "is_referred", "is_arrest")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    student_rows = (
+        IncidentStudent.objects.filter(
+            role=InvolvementRole.SUBJECT,
+            student__isnull=False,
+            incident_id__in=routed.filter(referred).values("pk"),
+        )
+        .annotate(day=TruncDate("incident__occurred_at", tzinfo=zone))
+        .values_list("incident__school_id", "day", "student_id")
+        .annotate(n=Count("pk"), arrests=Count("pk", filter=Q(incident_id__in=arrests)))
+        .order_by()
+    )
+    return (
+        [
+            IncidentRollup(
+                school_id=school, day=day, route=route, referred=r, arrested=a, incidents=n
+            )
+            for school, day, route, r, a, n in incident_rows
+        ],
+        [
+            StudentReferralRollup(
+                school_id=school, day=day, student_id=student, instances=n, arrest_instances=a
+            )
+            for school, day, student, n, a in student_rows
+        ],
+    )
+
+
+def rollups_rebuild(*, district: District) -> tuple[int, int]:
+    """Recompute a district's rollups from the source rows, in one transaction; returns the
+    numbers of (incident, student) rows. Idempotent.
+
+    On PostgreSQL the rollup tables are locked against writers first (readers go on): a
+    routing or hand-off committed before the lock is in the recomputed rows, and one still
+    running adds its increment after the rebuild commits, on top of rows that do not count
+    it yet. Either way nothing is counted twice or lost."""
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            tables = ", ".join(
+                connection.ops.quote_name(m._meta.db_table)
+                for m in (IncidentRollup, StudentReferralRollup)
+            )
+            with connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
+        IncidentRollup.objects.filter(school__district=district).delete()
+        StudentReferralRollup.objects.filter(school__district=district).delete()
+        incident_rows, student_rows = _source_rows(district)
+        IncidentRollup.objects.bulk_create(incident_rows, batch_size=5000)
+        StudentReferralRollup.objects.bulk_create(student_rows, batch_size=5000)
+    return len(incident_rows), len(student_rows)

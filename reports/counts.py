@@ -1,0 +1,317 @@
+"""The queries behind the equity figures.
+
+``ROLLUPS`` reads the rollups kept by ``incidents/rollups.py`` (a row per school, day and
+route; a row per referred student and day): what the dashboard and its CSV use. ``DIRECT``
+computes the same counts from the incidents, their students and their queue items: the
+definition the rollups must agree with (the tests compare the two) and the benchmark's
+"before". Both return the same shapes, so the figures do not know which one they read.
+
+The counts that do not come from the rollups, and why:
+- enrolment: the roster as it is now (a GROUP BY over the students of the schools in view);
+- overrides: hand-offs dated by the hand-off, not the incident (the small partial index
+  ``timeline_handoff_at``);
+- median times to acknowledge: a median cannot be added up from counts; it is read at its
+  rank from the ``queue_item_ack_wait`` index (one or two index reads per route).
+"""
+
+from __future__ import annotations
+
+import statistics
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db import connection
+from django.db.models import (
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.fields.json import KT
+from django.db.models.functions import Coalesce, TruncMonth
+
+from incidents.models import (
+    EventKind,
+    IncidentRollup,
+    IncidentStudent,
+    InvolvementRole,
+    ItemOrigin,
+    QueueItem,
+    Route,
+    StudentReferralRollup,
+    TimelineEvent,
+)
+from schools.models import Student
+
+from .definitions import arrest_q, referral_q
+from .scope import EquityFilter, incidents_in, period_bounds
+
+ROUTE_LABELS = dict(Route.choices)
+
+# A referred student's cell: (the school where the incident happened, disability group,
+# race/ethnicity, sex, English learner); an enrolled student's: (school of enrolment, ...).
+# At one school each student falls in exactly one cell, so the unduplicated student counts of
+# cells add up exactly to any coarser group of that school (a disability group, ...).
+Cell = tuple[int, str, str, str, bool]
+
+STUDENT_DISABILITY = Case(
+    When(iep=True, then=Value("idea")),
+    When(section_504=True, then=Value("504")),
+    default=Value("none"),
+)
+SUBJECT_DISABILITY = Case(
+    When(student__iep=True, then=Value("idea")),
+    When(student__section_504=True, then=Value("504")),
+    default=Value("none"),
+)
+
+
+STUDENT_MEASURES = ("instances", "students", "arrest_instances", "arrested_students")
+# {(school, month, route): (incidents, referred, with an arrest)}
+IncidentCounts = dict[tuple[int, date, str], tuple[int, int, int]]
+StudentCells = dict[Cell, dict[str, int]]
+
+
+def month_starts(flt: EquityFilter) -> list[date]:
+    months, day = [], flt.start.replace(day=1)
+    while day <= flt.end:
+        months.append(day)
+        day = (day + timedelta(days=32)).replace(day=1)
+    return months
+
+
+# --- from the source rows -------------------------------------------------------------------
+
+
+def _direct_student_cells(flt: EquityFilter) -> StudentCells:
+    """Referral and arrest counts of subject students per cell: one GROUP BY."""
+    arrested = arrest_q(via_incident=True)
+    # The referred incidents first (a small set, from the routed-incidents index), then their
+    # subjects: not every subject joined to every incident and filtered afterwards.
+    referred = incidents_in(flt).filter(referral_q()).values("pk")
+    rows = (
+        IncidentStudent.objects.filter(
+            role=InvolvementRole.SUBJECT,
+            student__isnull=False,
+            incident_id__in=referred,
+        )
+        .values_list(
+            "incident__school_id",
+            SUBJECT_DISABILITY,
+            "student__race_ethnicity",
+            "student__sex",
+            "student__english_learner",
+        )
+        .annotate(
+            instances=Count("pk"),
+            students=Count("student_id", distinct=True),
+            arrest_instances=Count("pk", filter=arrested),
+            arrested_students=Count("student_id", distinct=True, filter=arrested),
+        )
+        .order_by()
+    )
+    keys = STUDENT_MEASURES
+    return {
+        (school, dis, race, sex, bool(el)): dict(zip(keys, counts, strict=True))
+        for school, dis, race, sex, el, *counts in rows
+    }
+
+
+def _direct_incident_counts(flt: EquityFilter) -> IncidentCounts:
+    """{(school, month, route): (incidents, referred, with an arrest)}: one pass, one GROUP BY."""
+    zone = zoneinfo.ZoneInfo(flt.district.timezone)
+    months = month_starts(flt)
+    if connection.vendor == "postgresql":
+        # The month's number in a sorted list of the months' first instants (binary search):
+        # several times cheaper than converting a million timestamps to local time.
+        month = Func(
+            F("occurred_at"),
+            Value([datetime.combine(m, time.min, tzinfo=zone) for m in months]),
+            function="WIDTH_BUCKET",
+            output_field=IntegerField(),
+        )
+    else:
+        month = TruncMonth("occurred_at", tzinfo=zone)
+    rows = (
+        incidents_in(flt)
+        .annotate(month=month)
+        .values_list("school_id", "month", "route")
+        .annotate(
+            n=Count("pk"),
+            referred=Count("pk", filter=referral_q()),
+            arrests=Count("pk", filter=arrest_q()),
+        )
+    )
+    out = {}
+    for school, bucket, route, n, referred, arrests in rows:
+        if isinstance(bucket, int):
+            key = months[bucket - 1]
+        else:
+            key = bucket.date() if isinstance(bucket, datetime) else bucket
+        out[school, key, route] = (n, referred, arrests)
+    return out
+
+
+# --- from the rollups -------------------------------------------------------------------------
+
+
+def _rollup_incident_counts(flt: EquityFilter) -> IncidentCounts:
+    """The same counts from the per-day rollup: a few thousand rows per school year."""
+    rows = (
+        IncidentRollup.objects.filter(
+            school_id__in=flt.school_ids, day__gte=flt.start, day__lte=flt.end, incidents__gt=0
+        )
+        .annotate(month=TruncMonth("day"))
+        .values_list("school_id", "month", "route")
+        .annotate(
+            n=Sum("incidents"),
+            referred=Coalesce(Sum("incidents", filter=Q(referred=True)), 0),
+            arrests=Coalesce(Sum("incidents", filter=Q(arrested=True)), 0),
+        )
+        .order_by()
+    )
+    out = {}
+    for school, month, route, n, referred, arrests in rows:
+        key = month.date() if isinstance(month, datetime) else month
+        out[school, key, route] = (n, referred, arrests)
+    return out
+
+
+def _rollup_student_cells(flt: EquityFilter) -> StudentCells:
+    """The same cells from the per-student, per-day rollup, grouped by the current roster;
+    a student referred on several days of the period counts once (COUNT DISTINCT)."""
+    rows = (
+        StudentReferralRollup.objects.filter(
+            school_id__in=flt.school_ids, day__gte=flt.start, day__lte=flt.end, instances__gt=0
+        )
+        .values_list(
+            "school_id",
+            SUBJECT_DISABILITY,
+            "student__race_ethnicity",
+            "student__sex",
+            "student__english_learner",
+        )
+        .annotate(
+            # Not named after the columns: the FILTER below reads the column.
+            total_instances=Sum("instances"),
+            students=Count("student_id", distinct=True),
+            total_arrest_instances=Sum("arrest_instances"),
+            arrested_students=Count("student_id", distinct=True, filter=Q(arrest_instances__gt=0)),
+        )
+        .order_by()
+    )
+    return {
+        (school, dis, race, sex, bool(el)): dict(zip(STUDENT_MEASURES, counts, strict=True))
+        for school, dis, race, sex, el, *counts in rows
+    }
+
+
+@dataclass(frozen=True)
+class Source:
+    name: str
+    incident_counts: Callable[[EquityFilter], IncidentCounts]
+    student_cells: Callable[[EquityFilter], StudentCells]
+
+
+ROLLUPS = Source("rollups", _rollup_incident_counts, _rollup_student_cells)
+DIRECT = Source("direct", _direct_incident_counts, _direct_student_cells)
+
+
+# --- read directly in either case --------------------------------------------------------------
+
+
+def enrolment_cells(flt: EquityFilter) -> dict[Cell, int]:
+    rows = (
+        Student.objects.filter(school_id__in=flt.school_ids)
+        .values_list("school_id", STUDENT_DISABILITY, "race_ethnicity", "sex", "english_learner")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {(school, dis, race, sex, bool(el)): n for school, dis, race, sex, el, n in rows}
+
+
+def overrides(flt: EquityFilter) -> list[dict]:
+    since, until = period_bounds(flt.district, flt.start, flt.end)
+    rows = (
+        TimelineEvent.objects.filter(
+            kind=EventKind.HANDED_OFF,
+            at__gte=since,
+            at__lt=until,
+            incident__school_id__in=flt.school_ids,
+        )
+        .values_list(KT("data__from"), KT("data__to"))
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    out = [
+        {
+            "from": frm,
+            "to": to,
+            "label": f"{ROUTE_LABELS.get(frm, frm)} → {ROUTE_LABELS.get(to, to)}",
+            "short": f"{frm} → {to}",
+            "n": n,
+        }
+        for frm, to, n in rows
+    ]
+    return sorted(out, key=lambda r: (-r["n"], r["short"]))
+
+
+def _median_at_rank(items: QuerySet[QueueItem], wait, n: int) -> timedelta:
+    """The exact median of ``n`` waits (the mean of the two middle ones when ``n`` is even),
+    read at its rank in the order of the ``queue_item_ack_wait`` index: no sort of them all."""
+    lower = (n - 1) // 2
+    middle = list(
+        items.annotate(wait=wait)
+        .order_by("wait")
+        .values_list("wait", flat=True)[lower : lower + 2 - n % 2]
+    )
+    return middle[0] + (middle[1] - middle[0]) / 2 if len(middle) == 2 else middle[0]
+
+
+def ack_medians(flt: EquityFilter) -> list[dict]:
+    """Median time from routing to acknowledgement of routing items queued in the period."""
+    since, until = period_bounds(flt.district, flt.start, flt.end)
+    items = QueueItem.objects.filter(
+        origin=ItemOrigin.ROUTING,
+        acknowledged_at__isnull=False,
+        queue__school_id__in=flt.school_ids,
+        queued_at__gte=since,
+        queued_at__lt=until,
+    ).order_by()
+    wait = ExpressionWrapper(F("acknowledged_at") - F("queued_at"), DurationField())
+    medians: dict[str, tuple[timedelta, int]] = {}
+    if connection.vendor == "postgresql":
+        # PERCENTILE_CONT sorts every wait (a million of them: over a second); counting and
+        # then reading the one or two middle waits of each route off the index is exact too.
+        for route, n in items.values_list("route").annotate(n=Count("*")):
+            medians[route] = (_median_at_rank(items.filter(route=route), wait, n), n)
+    else:  # SQLite (development): the data there is small.
+        waits: dict[str, list[timedelta]] = defaultdict(list)
+        for route, queued_at, acknowledged_at in items.values_list(
+            "route", "queued_at", "acknowledged_at"
+        ):
+            waits[route].append(acknowledged_at - queued_at)
+        for route, values in waits.items():
+            medians[route] = (statistics.median(values), len(values))
+    return [
+        {
+            "route": route,
+            "label": ROUTE_LABELS[route],
+            "median": medians[route][0],
+            "seconds": medians[route][0].total_seconds(),
+            "n": medians[route][1],
+        }
+        for route in Route.values
+        if route in medians
+    ]
