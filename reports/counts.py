@@ -1,6 +1,6 @@
 """The queries behind the equity figures.
 
-``ROLLUPS`` reads the rollups kept by ``incidents/rollups.py`` (a row per school, day and
+``ROLLUPS`` reads the rollups kept by ``incidents/services/rollups.py`` (a row per school, day and
 route; a row per referred student and day): what the dashboard and its CSV use. ``DIRECT``
 computes the same counts from the incidents, their students and their queue items: the
 definition the rollups must agree with (the tests compare the two) and the benchmark's

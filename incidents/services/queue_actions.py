@@ -27,6 +27,7 @@ from ..models import (
 from ..selectors import outcomes_for_user, queue_item_for
 from . import delivery
 from .delivery import emails_send
+from .rollups import rollups_item_changed
 from .routing import queue_item_create
 from .timeline import timeline_record
 
@@ -336,6 +337,7 @@ def queue_item_handoff(
             **{"from": item.route, "to": route, "reason": reason},
         )
         _incident_status_refresh(item.incident_id)
+        rollups_item_changed(item=new_item, added=True)
         _publish_after_commit(item, "handed_off")
         _publish_after_commit(new_item, "arrived")
         transaction.on_commit(
@@ -396,6 +398,7 @@ def queue_item_resolve(*, user: User, item_id: int, outcome: str, summary: str =
             summary=summary,
         )
         _incident_status_refresh(item.incident_id)
+        rollups_item_changed(item=item)
         _publish_after_commit(item, "resolved")
         reporter_notify(item=item, event="resolved", actor=user)
     return item

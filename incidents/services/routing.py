@@ -26,6 +26,7 @@ from ..models import (
     TimelineEvent,
 )
 from . import delivery
+from .rollups import rollups_incidents_routed
 
 logger = logging.getLogger(__name__)
 
@@ -238,6 +239,7 @@ def _incidents_route_locked(incidents: list[Incident]) -> None:
         plans.append((incident, targets, [routed]))
     Incident.objects.bulk_update(ready, _ROUTED_FIELDS)
     items = _queue_items_create_many(plans, now)
+    rollups_incidents_routed(incidents=ready, items=items)
     due = [(item.pk, item.route) for item in items]
     transaction.on_commit(lambda: deliveries_send(due))
     routed = [(incident.pk, incident.route) for incident in ready]

@@ -12,7 +12,7 @@ from incidents.models import (
     ResponderQueue,
     TimelineEvent,
 )
-from incidents.rollups import rollups_incidents_routed
+from incidents.services.rollups import rollups_incidents_routed
 from tests.factories import UserFactory
 
 DEFAULT_WHEN = datetime(2025, 10, 15, 10, 0, tzinfo=timezone.get_fixed_timezone(-360))

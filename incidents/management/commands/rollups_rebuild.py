@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from schools.models import District
 
-from ...rollups import rollups_rebuild
+from ...services.rollups import rollups_rebuild
 
 
 class Command(BaseCommand):

@@ -33,7 +33,7 @@ from django.db.models.functions import TruncDate
 
 from schools.models import District
 
-from .models import (
+from ..models import (
     LAW_ENFORCEMENT_ITEM,
     LAW_ENFORCEMENT_OUTCOMES,
     LAW_ENFORCEMENT_ROUTES,
