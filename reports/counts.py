@@ -91,11 +91,16 @@ def month_starts(flt: EquityFilter) -> list[date]:
     return months
 
 
+def _grades(min_grade: int | None) -> dict:
+    return {} if min_grade is None else {"student__grade__gte": min_grade}
+
+
 # --- from the source rows -------------------------------------------------------------------
 
 
-def _direct_student_cells(flt: EquityFilter) -> StudentCells:
-    """Referral and arrest counts of subject students per cell: one GROUP BY."""
+def _direct_student_cells(flt: EquityFilter, *, min_grade: int | None = None) -> StudentCells:
+    """Referral and arrest counts of subject students per cell: one GROUP BY. ``min_grade``:
+    only the students in that grade or above (the CRDC counts K-12)."""
     arrested = arrest_q(via_incident=True)
     # The referred incidents first (a small set, from the routed-incidents index), then their
     # subjects: not every subject joined to every incident and filtered afterwards.
@@ -105,6 +110,7 @@ def _direct_student_cells(flt: EquityFilter) -> StudentCells:
             role=InvolvementRole.SUBJECT,
             student__isnull=False,
             incident_id__in=referred,
+            **_grades(min_grade),
         )
         .values_list(
             "incident__school_id",
@@ -188,12 +194,16 @@ def _rollup_incident_counts(flt: EquityFilter) -> IncidentCounts:
     return out
 
 
-def _rollup_student_cells(flt: EquityFilter) -> StudentCells:
+def _rollup_student_cells(flt: EquityFilter, *, min_grade: int | None = None) -> StudentCells:
     """The same cells from the per-student, per-day rollup, grouped by the current roster;
     a student referred on several days of the period counts once (COUNT DISTINCT)."""
     rows = (
         StudentReferralRollup.objects.filter(
-            school_id__in=flt.school_ids, day__gte=flt.start, day__lte=flt.end, instances__gt=0
+            school_id__in=flt.school_ids,
+            day__gte=flt.start,
+            day__lte=flt.end,
+            instances__gt=0,
+            **_grades(min_grade),
         )
         .values_list(
             "school_id",
@@ -221,7 +231,7 @@ def _rollup_student_cells(flt: EquityFilter) -> StudentCells:
 class Source:
     name: str
     incident_counts: Callable[[EquityFilter], IncidentCounts]
-    student_cells: Callable[[EquityFilter], StudentCells]
+    student_cells: Callable[..., StudentCells]  # (EquityFilter, *, min_grade=None)
 
 
 ROLLUPS = Source("rollups", _rollup_incident_counts, _rollup_student_cells)

@@ -4,6 +4,8 @@ What is counted (``reports/definitions.py``): the unduplicated **students** refe
 enforcement (``REF``) and with a school-related arrest (``ARR``), per school and school year,
 and the **instances** (one subject student in one referred or arrest incident).
 
+- Counted from the per-student rollup (``incidents/rollup_models.py``: a row per referred
+  student, school and day), exactly as from the incidents (``counts.DIRECT``).
 - A student counts at the school where the incident happened (their school at the time), in
   the district's school year (Aug 1 - Jul 31, in the district's time zone). Only rostered
   students involved as subject count; K-12 only: students in pre-K (grade PK) are left out,
@@ -33,14 +35,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import Count
-
-from incidents.models import Incident, IncidentStudent, InvolvementRole
 from schools.models import District, RaceEthnicity, School, Sex, Student
 
-from .counts import SUBJECT_DISABILITY
-from .definitions import arrest_q, referral_q
-from .scope import period_bounds, report_snapshot, school_year_of
+from .counts import ROLLUPS, Source
+from .scope import EquityFilter, report_snapshot, school_year_of
 from .suppression import SUPPRESSED, Figure, Relation, hide_small, suppress
 
 RACES = ("HI", "AM", "AS", "HP", "BL", "WH", "TR")
@@ -136,15 +134,17 @@ def crdc_year_bounds(year: int) -> tuple[date, date]:
     return school_year_of(date(year, 8, 1))
 
 
-def crdc_file(*, district: District, year: int, suppressed: bool = True) -> CrdcFile:
-    """Every school of the district, counted over the school year starting in August ``year``."""
+def crdc_file(
+    *, district: District, year: int, suppressed: bool = True, source: Source = ROLLUPS
+) -> CrdcFile:
+    """Every school of the district, counted over the school year starting in August ``year``
+    (``source``: the rollups, or ``counts.DIRECT`` for checks)."""
     with report_snapshot():
-        return _crdc_file(district=district, year=year, suppressed=suppressed)
+        return _crdc_file(district=district, year=year, suppressed=suppressed, source=source)
 
 
-def _crdc_file(*, district: District, year: int, suppressed: bool) -> CrdcFile:
+def _crdc_file(*, district: District, year: int, suppressed: bool, source: Source) -> CrdcFile:
     start, end = crdc_year_bounds(year)
-    since, until = period_bounds(district, start, end)
     schools = list(School.objects.filter(district=district).order_by("code"))
     collects_other_sex = Student.objects.filter(district=district, sex=OTHER_SEX).exists()
     rows: dict[int, CrdcRow] = {}
@@ -156,38 +156,14 @@ def _crdc_file(*, district: District, year: int, suppressed: bool) -> CrdcFile:
                 counts.update(dict.fromkeys(_other_sex_columns(measure)))
         rows[school.pk] = CrdcRow(school=school, counts=counts)
 
-    # The referred incidents first (a small set, from the routed-incidents index), then their
-    # subjects: not every subject of the year joined to its incident and filtered afterwards.
-    referred_incidents = Incident.objects.filter(
-        school_id__in=[s.pk for s in schools],
-        occurred_at__gte=since,
-        occurred_at__lt=until,
-        route__isnull=False,
-    ).filter(referral_q())
-    referred = IncidentStudent.objects.filter(
-        role=InvolvementRole.SUBJECT,
-        student__isnull=False,
-        student__grade__gte=K12_LOWEST_GRADE,
-        incident_id__in=referred_incidents.values("pk"),
-    )
-    arrested = arrest_q(via_incident=True)
-    grouped = (
-        referred.values_list(
-            "incident__school_id",
-            SUBJECT_DISABILITY,
-            "student__race_ethnicity",
-            "student__sex",
-            "student__english_learner",
-        )
-        .annotate(
-            ref_instances=Count("pk"),
-            ref_students=Count("student_id", distinct=True),
-            arr_instances=Count("pk", filter=arrested),
-            arr_students=Count("student_id", distinct=True, filter=arrested),
-        )
-        .order_by()
-    )
-    for school_id, dis, race, sex, el, ref_i, ref_s, arr_i, arr_s in grouped:
+    # The unduplicated students per school and group over the year: the per-student rollup
+    # keeps a row per referred student and day, so COUNT(DISTINCT student) over the year's
+    # rows is exactly the direct count (``counts.DIRECT``, which the tests compare).
+    flt = EquityFilter(district=district, schools=tuple(schools), start=start, end=end)
+    cells = source.student_cells(flt, min_grade=K12_LOWEST_GRADE)
+    for (school_id, dis, race, sex, el), found in cells.items():
+        ref_i, ref_s = found["instances"], found["students"]
+        arr_i, arr_s = found["arrest_instances"], found["arrested_students"]
         row = rows[school_id]
         if row.counts["SCH_REF_INSTANCES"] is None:
             continue  # a school with no K-12 grade: not collected (its roster is out of date)

@@ -24,6 +24,7 @@ from incidents.selectors import outcomes_for_user
 from incidents.services.rollups import incident_flags
 from policies.services import ruleset_ensure_default
 from reports.counts import DIRECT, ROLLUPS
+from reports.crdc import crdc_file
 from reports.figures import EquityFilter, equity_figures
 from schools.demo import seed_people_and_roster
 from schools.models import District, School, Student, User
@@ -118,6 +119,14 @@ def assert_rollups_match(district: District, rng: random.Random) -> None:
         if source is ROLLUPS:
             from_rollups = shown
     assert from_rollups == shown
+    for suppressed in (False, True):
+        exact = {
+            source.name: crdc_file(
+                district=district, year=2025, suppressed=suppressed, source=source
+            ).table()
+            for source in (ROLLUPS, DIRECT)
+        }
+        assert exact["rollups"] == exact["direct"]
 
 
 @pytest.fixture
