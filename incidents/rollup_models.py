@@ -18,11 +18,15 @@ class IncidentRollup(models.Model):
 
     ``referred`` and ``arrested`` follow the definitions in ``reports/definitions.py``; an
     incident moves to another row when a hand-off or an outcome makes it a referral or an
-    arrest.
+    arrest. Each incident is counted twice: in its day's row and in its month's row
+    (``month``; ``day`` is then the first of the month), so a period reads the month rows of
+    the months it covers whole and the day rows only at its ends: about 50 rows per school and
+    year instead of 1,000.
     """
 
     school = models.ForeignKey("schools.School", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
+    month = models.BooleanField(default=False, help_text="A whole month, from ``day`` (the 1st).")
     route = models.CharField(max_length=16)
     referred = models.BooleanField()
     arrested = models.BooleanField()
@@ -31,7 +35,8 @@ class IncidentRollup(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["school", "day", "route", "referred", "arrested"],
+                # Month and day first: a period's rows are a few index ranges.
+                fields=["month", "day", "school", "route", "referred", "arrested"],
                 name="incident_rollup_once",
             )
         ]

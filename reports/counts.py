@@ -172,14 +172,32 @@ def _direct_incident_counts(flt: EquityFilter) -> IncidentCounts:
 # --- from the rollups -------------------------------------------------------------------------
 
 
+def _rollup_rows(flt: EquityFilter) -> Q:
+    """The month rows of the months the period covers whole, the day rows of the rest."""
+    whole = [
+        m
+        for m in month_starts(flt)
+        if m >= flt.start and (m + timedelta(days=32)).replace(day=1) - timedelta(days=1) <= flt.end
+    ]
+    if not whole:
+        return Q(month=False, day__gte=flt.start, day__lte=flt.end)
+    after_whole = (whole[-1] + timedelta(days=32)).replace(day=1)
+    return (
+        Q(month=True, day__in=whole)
+        | Q(month=False, day__gte=flt.start, day__lt=whole[0])
+        | Q(month=False, day__gte=after_whole, day__lte=flt.end)
+    )
+
+
 def _rollup_incident_counts(flt: EquityFilter) -> IncidentCounts:
-    """The same counts from the per-day rollup: a few thousand rows per school year."""
+    """The same counts from the rollup: whole months from their month rows, the period's
+    ends from day rows (a few thousand rows per school year)."""
     rows = (
         IncidentRollup.objects.filter(
-            school_id__in=flt.school_ids, day__gte=flt.start, day__lte=flt.end, incidents__gt=0
+            _rollup_rows(flt), school_id__in=flt.school_ids, incidents__gt=0
         )
-        .annotate(month=TruncMonth("day"))
-        .values_list("school_id", "month", "route")
+        .annotate(month_of=TruncMonth("day"))
+        .values_list("school_id", "month_of", "route")
         .annotate(
             n=Sum("incidents"),
             referred=Coalesce(Sum("incidents", filter=Q(referred=True)), 0),

@@ -50,7 +50,7 @@ from ..models import (
 
 Flags = tuple[bool, bool]  # (referral to law enforcement, arrest)
 ItemFacts = tuple[str, str, str]  # an item's (origin, route, outcome)
-INCIDENT_KEY = ("school_id", "day", "route", "referred", "arrested")
+INCIDENT_KEY = ("school_id", "month", "day", "route", "referred", "arrested")
 STUDENT_KEY = ("school_id", "day", "student_id")
 
 
@@ -90,10 +90,13 @@ class _Changes:
         day = incident.occurred_at.astimezone(
             zoneinfo.ZoneInfo(incident.school.district.timezone)
         ).date()
-        key = (incident.school_id, day, incident.route)
-        if before is not None:
-            self.incidents[(*key, *before)] -= 1
-        self.incidents[(*key, *after)] += 1
+        for key in (
+            (incident.school_id, False, day, incident.route),
+            (incident.school_id, True, day.replace(day=1), incident.route),
+        ):
+            if before is not None:
+                self.incidents[(*key, *before)] -= 1
+            self.incidents[(*key, *after)] += 1
         was_referred, was_arrested = before or (False, False)
         referred = int(after[0]) - int(was_referred)
         arrests = int(after[1]) - int(was_arrested)
@@ -245,12 +248,27 @@ def _source_rows(district: District) -> tuple[list[IncidentRollup], list[Student
         .annotate(n=Count("pk"), arrests=Count("pk", filter=Q(incident_id__in=arrests)))
         .order_by()
     )
+    months: Counter = Counter()
+    for school, day, route, r, a, n in incident_rows:
+        months[school, day.replace(day=1), route, r, a] += n
     return (
         [
             IncidentRollup(
                 school_id=school, day=day, route=route, referred=r, arrested=a, incidents=n
             )
             for school, day, route, r, a, n in incident_rows
+        ]
+        + [
+            IncidentRollup(
+                school_id=school,
+                month=True,
+                day=day,
+                route=route,
+                referred=r,
+                arrested=a,
+                incidents=n,
+            )
+            for (school, day, route, r, a), n in sorted(months.items())
         ],
         [
             StudentReferralRollup(
@@ -282,4 +300,7 @@ def rollups_rebuild(*, district: District) -> tuple[int, int]:
         incident_rows, student_rows = _source_rows(district)
         IncidentRollup.objects.bulk_create(incident_rows, batch_size=5000)
         StudentReferralRollup.objects.bulk_create(student_rows, batch_size=5000)
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:  # fresh statistics for the report's plans
+                cursor.execute(f"ANALYZE {tables}")
     return len(incident_rows), len(student_rows)

@@ -80,12 +80,16 @@ def open_items():
     ).exclude(origin=ItemOrigin.NOTIFY)
 
 
-def rollup_rows() -> tuple[set, set]:
-    """The rollups without the rows that count nothing (left behind when an incident moves)."""
+def rollup_rows(*, months: bool = False) -> tuple[set, set]:
+    """The rollups without the rows that count nothing (left behind when an incident moves);
+    the incidents' day rows (``months``: and month rows)."""
+    incidents = IncidentRollup.objects.exclude(incidents=0)
+    if not months:
+        incidents = incidents.filter(month=False)
     return (
         set(
-            IncidentRollup.objects.exclude(incidents=0).values_list(
-                "school_id", "day", "route", "referred", "arrested", "incidents"
+            incidents.values_list(
+                "school_id", "day", "route", "referred", "arrested", "incidents", "month"
             )
         ),
         set(
@@ -155,11 +159,11 @@ def test_rollups_equal_the_direct_counts_after_random_work(demo, seed):
     assert IncidentRollup.objects.filter(referred=True).exists()
     assert_rollups_match(demo, rng)
 
-    kept = rollup_rows()
+    kept = rollup_rows(months=True)
     call_command("rollups_rebuild")
-    assert rollup_rows() == kept
+    assert rollup_rows(months=True) == kept
     call_command("rollups_rebuild", district=demo.slug)  # idempotent
-    assert rollup_rows() == kept
+    assert rollup_rows(months=True) == kept
 
 
 def test_a_hand_off_to_the_sro_moves_the_incident_and_counts_its_student(demo):
@@ -174,19 +178,19 @@ def test_a_hand_off_to_the_sro_moves_the_incident_and_counts_its_student(demo):
     )
     services.incident_route(incident_id=incident.pk)
     item = QueueItem.objects.get(incident=incident, origin=ItemOrigin.ROUTING)
-    assert rollup_rows()[0] == {(school.pk, *_day(incident), "counselor", False, False, 1)}
+    assert rollup_rows()[0] == {(school.pk, *_day(incident), "counselor", False, False, 1, False)}
     assert rollup_rows()[1] == set()
 
     _handoff, new = services.queue_item_handoff(
         user=person("counselor"), item_id=item.pk, route="sro", reason="A weapon after all."
     )
     incidents, students = rollup_rows()
-    assert incidents == {(school.pk, *_day(incident), "counselor", True, False, 1)}
+    assert incidents == {(school.pk, *_day(incident), "counselor", True, False, 1, False)}
     assert students == {(school.pk, *_day(incident), kid.pk, 1, 0)}
 
     services.queue_item_resolve(user=person("sro"), item_id=new.pk, outcome="arrest")
     incidents, students = rollup_rows()
-    assert incidents == {(school.pk, *_day(incident), "counselor", True, True, 1)}
+    assert incidents == {(school.pk, *_day(incident), "counselor", True, True, 1, False)}
     assert students == {(school.pk, *_day(incident), kid.pk, 1, 1)}
 
 
@@ -279,9 +283,13 @@ def test_concurrent_hand_offs_and_resolves_keep_the_rollups_exact(is_postgres):
     assert not errors, errors
     day = when.date()
     assert rollup_rows() == (
-        {(school.pk, day, "counselor", True, True, len(pairs))},
+        {(school.pk, day, "counselor", True, True, len(pairs), False)},
         {(school.pk, day, kid.pk, len(pairs), len(pairs))},
     )
-    kept = rollup_rows()
+    assert rollup_rows(months=True)[0] == {
+        (school.pk, day, "counselor", True, True, len(pairs), False),
+        (school.pk, day.replace(day=1), "counselor", True, True, len(pairs), True),
+    }
+    kept = rollup_rows(months=True)
     call_command("rollups_rebuild")
-    assert rollup_rows() == kept
+    assert rollup_rows(months=True) == kept
