@@ -11,15 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .engine import normalize_ruleset
-from .registry import FACTS, GUARDRAILS, OPERATOR_LABELS, value_label
-
-ROUTE_WORDS = {
-    "counselor": "counselor",
-    "administrator": "administrator",
-    "co_responder": "co-responder",
-    "sro": "SRO",
-}
-RULE_FIELDS = ("name", "route", "also_notify", "enabled", "rationale", "source", "when")
+from .registry import FACTS, GUARDRAILS, OPERATOR_LABELS, ROUTE_INFO, value_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +24,8 @@ class Change:
 def route_words(route: Any) -> str:
     if not isinstance(route, str) or not route:
         return "(no route)"
-    return ROUTE_WORDS.get(route, route)
+    info = ROUTE_INFO.get(route)
+    return info.words if info else route
 
 
 def value_words(value: Any) -> str:

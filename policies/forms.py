@@ -27,8 +27,7 @@ from .registry import (
     OPERATOR_LABELS,
     OPERATORS,
     OPERATORS_BY_TYPE,
-    ROUTE_LABELS,
-    ROUTES,
+    ROUTE_INFO,
     value_label,
 )
 
@@ -315,9 +314,6 @@ def _node(node: Any, path: str, depth: int) -> Any:
     return _leaf(node if isinstance(node, Mapping) else {}, path)
 
 
-_INDEX = re.compile(r"\[(\d+)\]")
-
-
 def friendly(problem: engine.Problem, spec: Any) -> str:
     """The engine's message, said for someone at the editor where it is too technical."""
     path, message = problem.path, problem.message
@@ -496,4 +492,8 @@ def editor_data() -> dict[str, Any]:
     }
 
 
-ROUTE_CHOICES = [(route, ROUTE_LABELS[route]) for route in ROUTES]
+# The editor offers each route by who answers it ("Choose who responds").
+ROUTE_OPTIONS = [(info.value, info.responders) for info in ROUTE_INFO.values()]
+DEFAULT_ROUTE_OPTIONS = [
+    (info.value, info.responders) for info in ROUTE_INFO.values() if info.may_be_default
+]
