@@ -10,6 +10,7 @@ from policies.registry import (
     ROUTES,
     registry_as_data,
 )
+from policies.templatetags.policy_words import alert_routes
 from schools.models import Role
 from triage.celery import QUEUE_NAMES, app
 
@@ -71,3 +72,7 @@ def test_the_registry_api_gives_each_route_its_one_label_and_who_responds():
         "responders": "School resource officer (administrator always notified)",
     }
     assert [r["label"] for r in routes] == [label for _, label in ROUTE_CHOICES]
+
+
+def test_the_queue_page_alerts_on_the_registry_police_routes():
+    assert alert_routes() == "co_responder sro"
