@@ -14,18 +14,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from . import selectors, services
 from .diff import describe_condition, route_words, ruleset_diff
-from .forms import (
+from .editor import (
     DEFAULT_ROUTE_OPTIONS,
     ROUTE_OPTIONS,
-    CompareForm,
-    NewDraftForm,
-    SpecForm,
     blank_group,
     blank_leaf,
     blank_rule,
     editor_data,
     editor_page,
 )
+from .forms import CompareForm, NewDraftForm, SpecForm
 from .models import PublishEvent, RuleSet, RuleSetStatus
 
 
