@@ -1,7 +1,8 @@
 """The route vocabulary is declared once, in policies/registry.py: these tests pin every copy
 that Django or Celery needs in its own form (model choices, queues) to it."""
 
-from incidents.models import Route
+from incidents.models import LAW_ENFORCEMENT_ROUTES as LAW_ENFORCEMENT_MODEL_ROUTES
+from incidents.models import OUTCOMES_BY_ROUTE, POLICE_ONLY_OUTCOMES, Outcome, Route
 from policies.registry import (
     DEFAULT_ROUTE,
     LAW_ENFORCEMENT_ROUTES,
@@ -76,3 +77,23 @@ def test_the_registry_api_gives_each_route_its_one_label_and_who_responds():
 
 def test_the_queue_page_alerts_on_the_registry_police_routes():
     assert alert_routes() == "co_responder sro"
+
+
+def test_the_outcomes_each_route_allows_are_outcome_choices_in_the_forms_order():
+    assert {route: list(outcomes) for route, outcomes in OUTCOMES_BY_ROUTE.items()} == {
+        route: list(info.outcomes) for route, info in ROUTE_INFO.items()
+    }
+    assert set(POLICE_ONLY_OUTCOMES) == {"citation", "arrest"}
+    every = {o for info in ROUTE_INFO.values() for o in info.outcomes}
+    assert every <= set(Outcome.values)
+    assert OUTCOMES_BY_ROUTE["sro"] == (
+        "restorative_conference",
+        "parent_contacted",
+        "safety_plan",
+        "referred_to_community_services",
+        "referred_to_law_enforcement",
+        "no_action_needed",
+        "citation",
+        "arrest",
+    )
+    assert LAW_ENFORCEMENT_MODEL_ROUTES == (Route.SRO, Route.CO_RESPONDER)
