@@ -5,7 +5,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from policies import selectors as policy_selectors
-from policies.engine import RulesetError
+from policies.preview import ruleset_preview
 from triage.api.errors import Unprocessable
 
 from . import selectors, services
@@ -106,24 +106,22 @@ class RuleSetPreviewApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         facts = facts_from_intake(data)
-        try:
-            policy = policy_selectors.compiled_policy(ruleset)
-        except RulesetError as exc:
+        preview = ruleset_preview(ruleset=ruleset, facts=facts)
+        if preview.decision is None:
             # A draft with errors decides nothing: say what to fix, as validating would.
             raise serializers.ValidationError(
                 {
                     "ruleset": [
                         f"Version {ruleset.version} has errors: {p.path}: {p.message}"
-                        for p in exc.errors
+                        for p in preview.errors
                     ]
                 }
-            ) from exc
-        decision = policy.decide(facts)
+            )
         return Response(
             {
                 "ruleset_version": ruleset.version,
                 "status": ruleset.status,
                 "facts": facts,
-                "decision": decision.as_dict(),
+                "decision": preview.decision.as_dict(),
             }
         )

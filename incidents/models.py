@@ -6,6 +6,7 @@ from django.db.models import F, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from policies import registry
 from schools.models import School, Student
 
 # Declared in their own module (this one is long); imported here so Django registers them.
@@ -101,10 +102,12 @@ class WithNow(models.TextChoices):
 
 
 class Route(models.TextChoices):
-    COUNSELOR = "counselor", "Counselor"
-    ADMINISTRATOR = "administrator", "Administrator"
-    CO_RESPONDER = "co_responder", "Co-responder (clinician and SRO)"
-    SRO = "sro", "School resource officer"
+    """The routes of policies.registry, with their labels (a test pins the two together)."""
+
+    COUNSELOR = registry.COUNSELOR, registry.ROUTE_INFO[registry.COUNSELOR].label
+    ADMINISTRATOR = registry.ADMINISTRATOR, registry.ROUTE_INFO[registry.ADMINISTRATOR].label
+    CO_RESPONDER = registry.CO_RESPONDER, registry.ROUTE_INFO[registry.CO_RESPONDER].label
+    SRO = registry.SRO, registry.ROUTE_INFO[registry.SRO].label
 
 
 class Status(models.TextChoices):
@@ -334,35 +337,18 @@ class Outcome(models.TextChoices):
     NO_ACTION_NEEDED = "no_action_needed", "No action needed"
 
 
-URGENCY = {"sro": 0, "co_responder": 1, "counselor": 2, "administrator": 3}
+URGENCY = {route: info.urgency for route, info in registry.ROUTE_INFO.items()}
 # How an item's urgency reads where a person scans a list: mail subjects, badges.
 URGENCY_WORDS = {0: "URGENT", 1: "URGENT", 2: "Prompt", 3: "Routine"}
 
-# The outcomes each route's responders may record, in the order the form offers them: the one
-# place that says so (the form, the API and the service read it). A citation or an arrest is a
-# sworn officer's act: offered on the SRO's items, and on co-responder items to the SRO member.
-POLICE_ONLY_OUTCOMES = (Outcome.CITATION, Outcome.ARREST)
-_EVERY_ROUTE = (
-    Outcome.PARENT_CONTACTED,
-    Outcome.SAFETY_PLAN,
-    Outcome.REFERRED_TO_COMMUNITY_SERVICES,
-    Outcome.REFERRED_TO_LAW_ENFORCEMENT,
-    Outcome.NO_ACTION_NEEDED,
-)
+# The outcomes each route's responders may record, in the order the form offers them, as the
+# registry declares them (the form, the API and the service read this). A citation or an
+# arrest is a sworn officer's act: offered on the SRO's items, and on co-responder items to
+# the SRO member.
+POLICE_ONLY_OUTCOMES = tuple(Outcome(o) for o in registry.POLICE_ONLY_OUTCOMES)
 OUTCOMES_BY_ROUTE = {
-    Route.COUNSELOR: (
-        Outcome.COUNSELING_PROVIDED,
-        Outcome.RESTORATIVE_CONFERENCE,
-        *_EVERY_ROUTE,
-    ),
-    Route.ADMINISTRATOR: (
-        Outcome.DISCIPLINE_ASSIGNED,
-        Outcome.RESTORATIVE_CONFERENCE,
-        Outcome.COUNSELING_PROVIDED,
-        *_EVERY_ROUTE,
-    ),
-    Route.CO_RESPONDER: (Outcome.COUNSELING_PROVIDED, *_EVERY_ROUTE, *POLICE_ONLY_OUTCOMES),
-    Route.SRO: (Outcome.RESTORATIVE_CONFERENCE, *_EVERY_ROUTE, *POLICE_ONLY_OUTCOMES),
+    Route(route): tuple(Outcome(o) for o in info.outcomes)
+    for route, info in registry.ROUTE_INFO.items()
 }
 
 
@@ -379,7 +365,9 @@ def outcomes_for(route: str, *, officer: bool) -> list[str]:
 # Outcomes that refer the student to law enforcement (CRDC; the equity report counts them).
 LAW_ENFORCEMENT_OUTCOMES = (Outcome.REFERRED_TO_LAW_ENFORCEMENT, Outcome.CITATION, Outcome.ARREST)
 # The routes whose queues include police (the SRO alone, or with a clinician).
-LAW_ENFORCEMENT_ROUTES = (Route.SRO, Route.CO_RESPONDER)
+LAW_ENFORCEMENT_ROUTES = tuple(
+    Route(route) for route in sorted(registry.LAW_ENFORCEMENT_ROUTES, key=lambda r: URGENCY[r])
+)
 # The items that make an incident a referral to law enforcement whatever its route: the SRO
 # notified, a hand-off to the SRO or the co-responders, or an outcome above. The definition of
 # a referral lives in reports/definitions.py; it is declared here because the reports filter

@@ -14,7 +14,7 @@ from schools.models import Role
 from schools.selectors import roles_of
 
 from . import selectors, services
-from .models import AccessAction, ItemState
+from .models import AccessAction, ItemState, Route
 from .queue_forms import HandoffForm, NoteForm, QueueFilterForm, ResolveForm
 
 QUEUE_ITEMS_PER_PAGE = 25
@@ -87,7 +87,8 @@ def _render_item(request: HttpRequest, detail, *, status: int = 200, **bound) ->
         "is_open": item.state not in selectors.FINAL_STATES,
         "read_only": getattr(item, "read_only", False),
         "co": detail.co_response,
-        "mine_or_unowned": item.owner_id in (None, request.user.pk) or item.route == "co_responder",
+        "mine_or_unowned": item.owner_id in (None, request.user.pk)
+        or item.route == Route.CO_RESPONDER,
         **_item_forms(request.user, item, **bound),
     }
     return render(request, "incidents/item.html", context, status=status)
@@ -177,7 +178,7 @@ def _success_message(action: str, result) -> str:
         return ACTION_MESSAGES[action].format(route=result[1].get_route_display())
     if action == "resolve":
         return ACTION_MESSAGES[action].format(outcome=result.get_outcome_display())
-    if action == "acknowledge" and result.route == "co_responder":
+    if action == "acknowledge" and result.route == Route.CO_RESPONDER:
         return ACTION_MESSAGES["on_my_way"]
     return ACTION_MESSAGES[action]
 

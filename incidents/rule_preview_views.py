@@ -1,7 +1,8 @@
 """The rule editor's preview page: what the published version and another version decide.
 
 It lives in incidents, not policies, because it reads incidents and the roster; policies only
-ever receives plain facts. Nothing is saved: the sample incident is validated exactly as
+ever receives plain facts; what a version decides comes from ``policies.preview``, as for the
+preview API. Nothing is saved: the sample incident is validated exactly as
 filing one would be (``IncidentInSerializer``, through the intake form) and then discarded.
 """
 
@@ -12,10 +13,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from policies import selectors as policy_selectors
-from policies.diff import route_words, value_words
-from policies.engine import RulesetError
-from policies.models import RuleSet
-from policies.registry import FACTS, GUARDRAILS
+from policies.diff import value_words
+from policies.preview import (
+    RulePreview,
+    decision_in_words,
+    ruleset_preview_against_published,
+)
+from policies.registry import FACTS
 
 from . import selectors
 from .facts import facts_from_intake, incident_facts
@@ -46,49 +50,14 @@ class SampleIncidentForm(IncidentForm):
         return [row for row in super()._student_rows() if row.student_id or row.name or row.age]
 
 
-def _decision_view(decision: dict) -> dict:
+def _column(title: str, preview: RulePreview) -> dict:
+    decision = preview.decision
     return {
-        "route": decision["route"],
-        "route_words": route_words(decision["route"]),
-        "also_notify": [route_words(r) for r in decision["also_notify"]],
-        "rule_name": decision["rule_name"],
-        "rule_route": route_words(decision["rule_route"]),
-        "rationale": decision["rationale"],
-        "reasons": [
-            {
-                "fact": FACTS[r["fact"]].label if r["fact"] in FACTS else r["fact"],
-                "value": value_words(r["value"]),
-            }
-            for r in decision["reasons"]
-        ],
-        "tried": [t["name"] for t in decision["tried"]],
-        "guardrails": [
-            {
-                "label": GUARDRAILS.get(g["guardrail"], {}).get("label", g["guardrail"]),
-                "from": route_words(g["from"]),
-                "to": route_words(g["to"]),
-                "explanation": g["explanation"],
-            }
-            for g in decision["guardrails"]
-        ],
+        "title": title,
+        "ruleset": preview.ruleset,
+        "decision": decision_in_words(decision) if decision is not None else None,
+        "problem": preview.problem,
     }
-
-
-def _column(title: str, ruleset: RuleSet | None, facts: dict) -> dict:
-    column: dict = {"title": title, "ruleset": ruleset, "decision": None, "problem": ""}
-    if ruleset is None:
-        column["problem"] = "No version is published."
-        return column
-    try:
-        decision = policy_selectors.compiled_policy(ruleset).decide(facts)
-    except RulesetError as exc:
-        column["problem"] = (
-            f"Version {ruleset.version} has {len(exc.errors)} error"
-            f"{'' if len(exc.errors) == 1 else 's'}: fix them in the editor to preview it."
-        )
-        return column
-    column["decision"] = _decision_view(decision.as_dict())
-    return column
 
 
 def _student_inputs(data, rows) -> list[dict]:
@@ -132,20 +101,16 @@ def rule_preview(request: HttpRequest, version: int) -> HttpResponse:
             source = f"incident #{chosen.pk}"
     columns, differs = [], False
     if facts is not None:
-        published = policy_selectors.ruleset_published(ruleset.district_id)
+        comparison = ruleset_preview_against_published(ruleset=ruleset, facts=facts)
+        published = comparison.published.ruleset
         columns = [
             _column(
                 f"Published (version {published.version})" if published else "Published",
-                published,
-                facts,
+                comparison.published,
             ),
-            _column(f"Version {ruleset.version} ({ruleset.status})", ruleset, facts),
+            _column(f"Version {ruleset.version} ({ruleset.status})", comparison.version),
         ]
-        decided = [c["decision"] for c in columns]
-        differs = all(decided) and (decided[0]["route"], decided[0]["also_notify"]) != (
-            decided[1]["route"],
-            decided[1]["also_notify"],
-        )
+        differs = comparison.differs
     fact_rows = [
         {"label": fact.label, "value": value_words(facts.get(name))}
         for name, fact in FACTS.items()

@@ -11,15 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .engine import normalize_ruleset
-from .registry import FACTS, GUARDRAILS, OPERATOR_LABELS, value_label
-
-ROUTE_WORDS = {
-    "counselor": "counselor",
-    "administrator": "administrator",
-    "co_responder": "co-responder",
-    "sro": "SRO",
-}
-RULE_FIELDS = ("name", "route", "also_notify", "enabled", "rationale", "source", "when")
+from .registry import FACTS, GUARDRAILS, OPERATOR_LABELS, ROUTE_INFO, value_label
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +24,8 @@ class Change:
 def route_words(route: Any) -> str:
     if not isinstance(route, str) or not route:
         return "(no route)"
-    return ROUTE_WORDS.get(route, route)
+    info = ROUTE_INFO.get(route)
+    return info.words if info else route
 
 
 def value_words(value: Any) -> str:
@@ -59,6 +52,10 @@ def describe_condition(node: Any, nested: bool = False) -> str:
                 return "(an empty group)"
             text = joiner.join(describe_condition(child, nested=True) for child in node[kind])
             return f"({text})" if nested and len(node[kind]) > 1 else text
+    return _describe_leaf(node)
+
+
+def _describe_leaf(node: Mapping) -> str:
     fact = node.get("fact")
     label = FACTS[fact].label if isinstance(fact, str) and fact in FACTS else str(fact or "")
     op = node.get("op")
@@ -109,6 +106,21 @@ def _canonical(node: Any) -> Any:
     return node
 
 
+def _notify_changes(name: Any, old: Mapping, new: Mapping) -> list[str]:
+    old_notify = old.get("also_notify") if isinstance(old.get("also_notify"), list) else []
+    new_notify = new.get("also_notify") if isinstance(new.get("also_notify"), list) else []
+    added = [r for r in new_notify if r not in old_notify]
+    removed = [r for r in old_notify if r not in new_notify]
+    parts: list[str] = []
+    if added:
+        parts.append(f"Rule {name!r} now also notifies {', '.join(route_words(r) for r in added)}.")
+    if removed:
+        parts.append(
+            f"Rule {name!r} no longer notifies {', '.join(route_words(r) for r in removed)}."
+        )
+    return parts
+
+
 def _rule_changes(old: Mapping, new: Mapping) -> list[str]:
     name = new.get("name") or old.get("name")
     parts: list[str] = []
@@ -119,23 +131,13 @@ def _rule_changes(old: Mapping, new: Mapping) -> list[str]:
             f"Rule {name!r}: route changed from {route_words(old.get('route'))} to "
             f"{route_words(new.get('route'))}."
         )
-    old_notify = old.get("also_notify") if isinstance(old.get("also_notify"), list) else []
-    new_notify = new.get("also_notify") if isinstance(new.get("also_notify"), list) else []
-    added = [r for r in new_notify if r not in old_notify]
-    removed = [r for r in old_notify if r not in new_notify]
-    if added:
-        parts.append(f"Rule {name!r} now also notifies {', '.join(route_words(r) for r in added)}.")
-    if removed:
-        parts.append(
-            f"Rule {name!r} no longer notifies {', '.join(route_words(r) for r in removed)}."
-        )
+    parts.extend(_notify_changes(name, old, new))
     if old.get("enabled") != new.get("enabled"):
         state = "turned on" if new.get("enabled") else "turned off"
         parts.append(f"Rule {name!r} {state}.")
-    if old.get("rationale") != new.get("rationale"):
-        parts.append(f"Rule {name!r}: rationale changed to {new.get('rationale')!r}.")
-    if old.get("source") != new.get("source"):
-        parts.append(f"Rule {name!r}: source changed to {new.get('source')!r}.")
+    for key in ("rationale", "source"):
+        if old.get(key) != new.get(key):
+            parts.append(f"Rule {name!r}: {key} changed to {new.get(key)!r}.")
     if _canonical(old.get("when")) != _canonical(new.get("when")):
         parts.append(
             f"Rule {name!r}: conditions changed from “{describe_condition(old.get('when'))}” "
@@ -176,23 +178,18 @@ def _guardrail_changes(old: Any, new: Any) -> list[Change]:
     return changes
 
 
-def ruleset_diff(old_spec: Any, new_spec: Any) -> list[Change]:
-    """Changes from ``old_spec`` to ``new_spec``: rules added, removed, moved and changed
-    (in the new version's order), then the default route and the guardrails."""
-    old_spec, new_spec = normalize_ruleset(old_spec), normalize_ruleset(new_spec)
-    old_rules, new_rules = _rules(old_spec), _rules(new_spec)
+def _rules_changes(old_rules: list[Mapping], new_rules: list[Mapping]) -> list[Change]:
     old_by_id = {str(r.get("id")): (i, r) for i, r in enumerate(old_rules)}
     new_by_id = {str(r.get("id")): (i, r) for i, r in enumerate(new_rules)}
     common_old = [rid for rid in old_by_id if rid in new_by_id]
     common_new = [rid for rid in new_by_id if rid in old_by_id]
     kept_order = _longest_common_order(common_old, common_new)
 
-    changes: list[Change] = []
-    for rid, (i, rule) in old_by_id.items():
-        if rid not in new_by_id:
-            changes.append(
-                Change("rule_removed", f"Removed rule {rule.get('name')!r} (was #{i + 1}).", rid)
-            )
+    changes: list[Change] = [
+        Change("rule_removed", f"Removed rule {rule.get('name')!r} (was #{i + 1}).", rid)
+        for rid, (i, rule) in old_by_id.items()
+        if rid not in new_by_id
+    ]
     for rid, (j, rule) in new_by_id.items():
         if rid not in old_by_id:
             changes.append(
@@ -216,9 +213,16 @@ def ruleset_diff(old_spec: Any, new_spec: Any) -> list[Change]:
                 )
             )
         changes.extend(Change("rule_changed", text, rid) for text in _rule_changes(old_rule, rule))
+    return changes
 
-    old_default = old_spec.get("default_route") if isinstance(old_spec, Mapping) else None
-    new_default = new_spec.get("default_route") if isinstance(new_spec, Mapping) else None
+
+def ruleset_diff(old_spec: Any, new_spec: Any) -> list[Change]:
+    """Changes from ``old_spec`` to ``new_spec``: rules added, removed, moved and changed
+    (in the new version's order), then the default route and the guardrails."""
+    old_spec, new_spec = normalize_ruleset(old_spec), normalize_ruleset(new_spec)
+    old, new = (spec if isinstance(spec, Mapping) else {} for spec in (old_spec, new_spec))
+    changes = _rules_changes(_rules(old_spec), _rules(new_spec))
+    old_default, new_default = old.get("default_route"), new.get("default_route")
     if old_default != new_default:
         changes.append(
             Change(
@@ -227,10 +231,5 @@ def ruleset_diff(old_spec: Any, new_spec: Any) -> list[Change]:
                 f"to {route_words(new_default)}.",
             )
         )
-    changes.extend(
-        _guardrail_changes(
-            old_spec.get("guardrails") if isinstance(old_spec, Mapping) else None,
-            new_spec.get("guardrails") if isinstance(new_spec, Mapping) else None,
-        )
-    )
+    changes.extend(_guardrail_changes(old.get("guardrails"), new.get("guardrails")))
     return changes

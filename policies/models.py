@@ -9,6 +9,8 @@ from django.db.models import Q
 
 from schools.models import District
 
+from .registry import DEFAULT_ROUTE
+
 
 class RuleSetStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
@@ -30,7 +32,7 @@ class RuleSet(models.Model):
         max_length=10, choices=RuleSetStatus.choices, default=RuleSetStatus.DRAFT
     )
     rules = models.JSONField(default=list)
-    default_route = models.CharField(max_length=16, default="administrator")
+    default_route = models.CharField(max_length=16, default=DEFAULT_ROUTE)
     guardrails = models.JSONField(default=dict)
     based_on = models.PositiveIntegerField(null=True, blank=True)
     note = models.CharField(max_length=500, blank=True)

@@ -8,14 +8,118 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-ROUTES: tuple[str, ...] = ("counselor", "administrator", "co_responder", "sro")
+# ---------------------------------------------------------------------------- routes
+#
+# The one route vocabulary: every other module (the models' choices, the engine, the diff
+# words, the Celery queues, the reports and the templates) reads a route's facts from here.
 
-ROUTE_LABELS: dict[str, str] = {
-    "counselor": "Counselor, psychologist or social worker",
-    "administrator": "Principal or assistant principal",
-    "co_responder": "Clinician and SRO together, clinician leading",
-    "sro": "School resource officer (administrator always notified)",
+COUNSELOR = "counselor"
+ADMINISTRATOR = "administrator"
+CO_RESPONDER = "co_responder"
+SRO = "sro"
+
+
+@dataclass(frozen=True, slots=True)
+class RouteInfo:
+    value: str
+    label: str  # the route's name wherever a page, a report or a mail names it
+    words: str  # the route inside a sentence: "routed to the SRO"
+    responders: str  # who answers it, where a person chooses a route (the rule editor)
+    who: str  # the subject of a sentence to the reporter: "The school resource officer ..."
+    who_also: str  # the same, inside a list of also-notified routes
+    urgency: int  # 0 is most urgent: the order of a queue and the words of a mail subject
+    ack_minutes: int  # default minutes to acknowledge; a school may override them
+    law_enforcement: bool  # its queue includes police (the SRO alone or with a clinician)
+    may_be_default: bool  # a rule set's default route; the SRO is for life safety only
+    outcomes: tuple[str, ...]  # the outcomes its responders may record, in the form's order
+
+    @property
+    def queue(self) -> str:
+        """The Celery queue of its deliveries: a worker may consume one route only."""
+        return f"responder.{self.value}"
+
+
+# Outcomes offered on every route, after each route's own ones; citation and arrest are a
+# sworn officer's acts, offered on the routes whose queues include police.
+_EVERY_ROUTE_OUTCOMES = (
+    "parent_contacted",
+    "safety_plan",
+    "referred_to_community_services",
+    "referred_to_law_enforcement",
+    "no_action_needed",
+)
+POLICE_ONLY_OUTCOMES = ("citation", "arrest")
+
+ROUTE_INFO: dict[str, RouteInfo] = {
+    info.value: info
+    for info in (
+        RouteInfo(
+            value=COUNSELOR,
+            label="Counselor",
+            words="counselor",
+            responders="Counselor, psychologist or social worker",
+            who="A counselor",
+            who_also="a counselor",
+            urgency=2,
+            ack_minutes=15,
+            law_enforcement=False,
+            may_be_default=True,
+            outcomes=("counseling_provided", "restorative_conference", *_EVERY_ROUTE_OUTCOMES),
+        ),
+        RouteInfo(
+            value=ADMINISTRATOR,
+            label="Administrator",
+            words="administrator",
+            responders="Principal or assistant principal",
+            who="An administrator",
+            who_also="an administrator",
+            urgency=3,
+            ack_minutes=30,
+            law_enforcement=False,
+            may_be_default=True,
+            outcomes=(
+                "discipline_assigned",
+                "restorative_conference",
+                "counseling_provided",
+                *_EVERY_ROUTE_OUTCOMES,
+            ),
+        ),
+        RouteInfo(
+            value=CO_RESPONDER,
+            label="Co-responder (clinician and SRO)",
+            words="co-responder",
+            responders="Clinician and SRO together, clinician leading",
+            who="A clinician and the school resource officer",
+            who_also="the co-responder team",
+            urgency=1,
+            ack_minutes=5,
+            law_enforcement=True,
+            may_be_default=True,
+            outcomes=("counseling_provided", *_EVERY_ROUTE_OUTCOMES, *POLICE_ONLY_OUTCOMES),
+        ),
+        RouteInfo(
+            value=SRO,
+            label="School resource officer",
+            words="SRO",
+            responders="School resource officer (administrator always notified)",
+            who="The school resource officer",
+            who_also="the school resource officer",
+            urgency=0,
+            ack_minutes=2,
+            law_enforcement=True,
+            may_be_default=False,
+            outcomes=("restorative_conference", *_EVERY_ROUTE_OUTCOMES, *POLICE_ONLY_OUTCOMES),
+        ),
+    )
 }
+ROUTES: tuple[str, ...] = tuple(ROUTE_INFO)
+ROUTE_CHOICES: list[tuple[str, str]] = [(info.value, info.label) for info in ROUTE_INFO.values()]
+LAW_ENFORCEMENT_ROUTES: frozenset[str] = frozenset(
+    info.value for info in ROUTE_INFO.values() if info.law_enforcement
+)
+DEFAULT_ROUTE = ADMINISTRATOR  # a rule set's default route when it names none
+# The route the administrator is always notified from: the SRO is never sent alone.
+ADMINISTRATOR_NOTIFIED_FROM = SRO
 
 CHOICE, BOOL, INT = "choice", "bool", "int"
 
@@ -269,7 +373,10 @@ def registry_as_data() -> dict[str, Any]:
     return {
         "facts": [fact.as_dict() for fact in _FACTS],
         "operators": [{"op": op, "label": OPERATOR_LABELS[op]} for op in OPERATORS],
-        "routes": [{"route": route, "label": ROUTE_LABELS[route]} for route in ROUTES],
+        "routes": [
+            {"route": info.value, "label": info.label, "responders": info.responders}
+            for info in ROUTE_INFO.values()
+        ],
         "guardrails": [
             {"name": name, **info, "can_disable": name != "life_safety_floor"}
             for name, info in GUARDRAILS.items()

@@ -53,8 +53,3 @@ class RuleSetWriteSerializer(serializers.Serializer):
     rules = serializers.JSONField()
     default_route = serializers.JSONField(required=False)
     guardrails = serializers.JSONField(required=False)
-
-
-class ProblemSerializer(serializers.Serializer):
-    path = serializers.CharField()
-    message = serializers.CharField()

@@ -14,17 +14,16 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from . import selectors, services
 from .diff import describe_condition, route_words, ruleset_diff
-from .forms import (
-    ROUTE_CHOICES,
-    CompareForm,
-    NewDraftForm,
-    SpecForm,
+from .editor import (
+    DEFAULT_ROUTE_OPTIONS,
+    ROUTE_OPTIONS,
     blank_group,
     blank_leaf,
     blank_rule,
     editor_data,
     editor_page,
 )
+from .forms import CompareForm, NewDraftForm, SpecForm
 from .models import PublishEvent, RuleSet, RuleSetStatus
 
 
@@ -166,7 +165,8 @@ def ruleset_edit(request: HttpRequest, version: int) -> HttpResponse:
             "kept_replay": selectors.ruleset_kept_replay(ruleset),
             "page": editor_page(spec),
             "form": form,
-            "routes": ROUTE_CHOICES,
+            "routes": ROUTE_OPTIONS,
+            "default_routes": DEFAULT_ROUTE_OPTIONS,
             "editor_data": editor_data(),
             "blank_rule": blank_rule(),
             "blank_group": blank_group(),

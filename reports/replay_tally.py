@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 
+from policies.registry import LAW_ENFORCEMENT_ROUTES, ROUTES, SRO
+
 EXAMPLES_PER_CHANGE = 5
-ROUTES = ("counselor", "administrator", "co_responder", "sro")
-LAW_ENFORCEMENT = frozenset({"sro", "co_responder"})
+LAW_ENFORCEMENT = LAW_ENFORCEMENT_ROUTES
 WITH_DISABILITY = ("idea", "504")
 
 
@@ -46,9 +47,9 @@ class ReplayTally:
             transitions[old, new] += 1
             groups[group, "before", old] += 1
             groups[group, "after", new] += 1
-            if old in LAW_ENFORCEMENT or (old_notify and "sro" in old_notify):
+            if old in LAW_ENFORCEMENT or (old_notify and SRO in old_notify):
                 groups[group, "before", "referral"] += 1
-            if new in LAW_ENFORCEMENT or "sro" in decision.also_notify:
+            if new in LAW_ENFORCEMENT or SRO in decision.also_notify:
                 groups[group, "after", "referral"] += 1
             if old != new and school_id in visible:
                 found = examples.setdefault((old, new), [])

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from incidents.facts import school_year_start
+from policies.registry import LAW_ENFORCEMENT_ROUTES, ROUTES
 from policies.selectors import district_for_admin
 from schools.selectors import is_district_admin
 
@@ -32,7 +33,7 @@ from .figures import equity_figures
 from .forms import CrdcFileForm, EquityFilterForm, PeriodForm
 from .models import ReplayRun, ReplayStatus
 
-ROUTE_ORDER = ("sro", "co_responder", "administrator", "counselor")
+ROUTE_ORDER = ROUTES[::-1]  # the SRO first, the counselor last
 
 
 # --- what-if replay ---------------------------------------------------------------------------
@@ -102,8 +103,7 @@ def replay_result_context(result: dict | None) -> dict | None:
             {
                 "label": label,
                 "incidents": figures["incidents"],
-                "sro": figures["sro"],
-                "co_responder": figures["co_responder"],
+                **{route: figures[route] for route in LAW_ENFORCEMENT_ROUTES},
                 "referral": figures["referral"],
             }
         )

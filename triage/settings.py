@@ -18,7 +18,7 @@ from django.utils.csp import CSP
 from kombu import Queue
 
 # One responder queue per route of the vocabulary (pure data: safe to read before Django starts).
-from policies.registry import ROUTES as RESPONDER_ROUTES
+from policies.registry import DEFAULT_ROUTE, ROUTE_INFO
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -359,7 +359,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # consumes responder.sro); a worker started without -Q consumes every queue declared here.
 # Each queue has its own routing key: one declared without it is bound to the default key
 # and would receive copies of default-queue tasks.
-_RESPONDER_QUEUES = tuple(f"responder.{route}" for route in RESPONDER_ROUTES)
+_RESPONDER_QUEUES = tuple(info.queue for info in ROUTE_INFO.values())
 QUEUE_NAMES = ("routing", *_RESPONDER_QUEUES, "webhooks", "maintenance", "analysis")
 CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in QUEUE_NAMES]
 CELERY_TASK_DEFAULT_QUEUE = "maintenance"
@@ -379,7 +379,7 @@ CELERY_TASK_ROUTES = {
         "reports.tasks.replay_chunk_task": "analysis",
         # Deliveries go to responder.<route>, chosen when sent: life-safety deliveries never
         # wait behind a backlog of others. This default only catches a send without a route.
-        "incidents.tasks.deliver_task": "responder.administrator",
+        "incidents.tasks.deliver_task": ROUTE_INFO[DEFAULT_ROUTE].queue,
     }.items()
 }
 # Nothing accepted is lost: a task is acknowledged only after it ran, is handed back when

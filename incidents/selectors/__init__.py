@@ -9,8 +9,6 @@ from .access_log import (  # noqa: F401
 )
 from .incident import (  # noqa: F401
     REPORTER_EVENT_KINDS,
-    ROUTE_WHO,
-    ROUTE_WHO_ALSO,
     Answer,
     _latest_item_route,
     _resolved_items,

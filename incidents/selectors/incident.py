@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from policies.registry import ROUTE_INFO
 from schools.models import User
 
 from ..facts import INTAKE_FACTS
@@ -14,6 +15,7 @@ from ..models import (
     ItemOrigin,
     ItemState,
     QueueItem,
+    Route,
     Status,
     TimelineEvent,
 )
@@ -149,21 +151,6 @@ def routing_explanation(incident: Incident) -> dict | None:
     }
 
 
-# Who responds on each route, as the reporter reads it on the incident page.
-ROUTE_WHO = {
-    "counselor": "A counselor",
-    "administrator": "An administrator",
-    "co_responder": "A clinician and the school resource officer",
-    "sro": "The school resource officer",
-}
-ROUTE_WHO_ALSO = {
-    "counselor": "a counselor",
-    "administrator": "an administrator",
-    "co_responder": "the co-responder team",
-    "sro": "the school resource officer",
-}
-
-
 def incident_next_step(incident: Incident, route: str | None) -> str:
     """What happens next, in plain words: who has been told, and how soon they must respond
     ("A counselor at Washington Middle has been told and must respond within 15 minutes")."""
@@ -177,21 +164,21 @@ def incident_next_step(incident: Incident, route: str | None) -> str:
             "The right responder is being chosen now. This page shows who it is as soon as it "
             "is decided."
         )
-    who = ROUTE_WHO[route]
+    who = ROUTE_INFO[route].who  # who responds, as the reporter reads it
     if incident.status == Status.ACKNOWLEDGED:
-        they = "are" if route == "co_responder" else "is"
+        they = "are" if route == Route.CO_RESPONDER else "is"
         return (
             f"{who} at {school} {they} on it. You will be told here and by email when it is "
             "resolved."
         )
     minutes = ack_deadline_minutes(incident.school.district, route)
-    have = "have" if route == "co_responder" else "has"
+    have = "have" if route == Route.CO_RESPONDER else "has"
     text = (
         f"{who} at {school} {have} been told and must respond within "
         f"{minutes:g} minute{'' if minutes == 1 else 's'}."
     )
-    also = [r for r in (incident.decision or {}).get("also_notify", []) if r in ROUTE_WHO_ALSO]
+    also = [r for r in (incident.decision or {}).get("also_notify", []) if r in ROUTE_INFO]
     if also and route == incident.route:
-        names = " and ".join(ROUTE_WHO_ALSO[r] for r in also)
+        names = " and ".join(ROUTE_INFO[r].who_also for r in also)
         text += f" {names[:1].upper()}{names[1:]} {'are' if len(also) > 1 else 'is'} also told."
     return text + " You will be told here and by email when a responder is on it."

@@ -16,6 +16,7 @@ from ..models import (
     ItemState,
     QueueItem,
     ResponderQueue,
+    Route,
     TimelineEvent,
     outcomes_for,
 )
@@ -38,10 +39,10 @@ FINAL_STATES = ("resolved", "handed_off")
 # and the co-responder team get the behaviour plan and whom to call about it, nothing more;
 # counselors and administrators get the plan flags.
 ROSTER_FIELDS_BY_ROUTE = {
-    "sro": ("bip", "plan_contact"),
-    "co_responder": ("bip", "plan_contact"),
-    "counselor": ("iep", "section_504", "bip"),
-    "administrator": ("iep", "section_504", "bip"),
+    Route.SRO: ("bip", "plan_contact"),
+    Route.CO_RESPONDER: ("bip", "plan_contact"),
+    Route.COUNSELOR: ("iep", "section_504", "bip"),
+    Route.ADMINISTRATOR: ("iep", "section_504", "bip"),
 }
 
 
@@ -235,7 +236,7 @@ class CoResponse:
 def co_response(item: QueueItem, user: User) -> CoResponse | None:
     """Who is on the way to a co-responder item and who leads: the member the team chose, or
     else the first clinician on the way, or else the first member on the way."""
-    if item.route != "co_responder":
+    if item.route != Route.CO_RESPONDER:
         return None
     members = list(item.co_responders.select_related("user"))
     lead = next((m for m in members if m.leads), None)

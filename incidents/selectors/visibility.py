@@ -10,14 +10,15 @@ from ..models import (
     Incident,
     QueueItem,
     ResponderQueue,
+    Route,
 )
 from .incident import current_route_annotation
 
 ROUTE_ROLES = {
-    "counselor": {Role.COUNSELOR},
-    "administrator": {Role.ADMINISTRATOR},
-    "sro": {Role.SRO},
-    "co_responder": {Role.CLINICIAN, Role.SRO},
+    Route.COUNSELOR: {Role.COUNSELOR},
+    Route.ADMINISTRATOR: {Role.ADMINISTRATOR},
+    Route.SRO: {Role.SRO},
+    Route.CO_RESPONDER: {Role.CLINICIAN, Role.SRO},
 }
 
 
@@ -28,7 +29,7 @@ def queue_member_ids(queue: ResponderQueue) -> set[int]:
             "user_id", flat=True
         )
     )
-    if queue.route == "co_responder":
+    if queue.route == Route.CO_RESPONDER:
         ids |= set(
             CoResponderTeamMember.objects.filter(district_id=queue.school.district_id).values_list(
                 "user_id", flat=True
@@ -51,7 +52,7 @@ def queue_filter_for(user: User) -> Q:
         CoResponderTeamMember.objects.filter(user=user).values_list("district_id", flat=True)
     )
     if team_districts:
-        condition |= Q(route="co_responder", school__district_id__in=team_districts)
+        condition |= Q(route=Route.CO_RESPONDER, school__district_id__in=team_districts)
     admin_districts = [d.pk for d in districts_administered(user)]
     if admin_districts:
         condition |= Q(school__district_id__in=admin_districts)

@@ -42,7 +42,6 @@ from .queues import (  # noqa: F401
     responder_queues_open,
 )
 from .routing import (  # noqa: F401
-    ACK_DEADLINES,
     DELIVERY_BATCH,
     ROUTING_BATCH,
     ROUTING_ROUNDS,

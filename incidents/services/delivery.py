@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from policies.registry import ROUTE_INFO
 from schools.models import User
 
 from .. import live
@@ -35,8 +36,8 @@ def queue_items_deliver_later(*, item_ids: list[int], route: str) -> None:
     try:
         deliver_task.apply_async(
             args=[item_ids],
-            queue=f"responder.{route}",
-            routing_key=f"responder.{route}",
+            queue=ROUTE_INFO[route].queue,
+            routing_key=ROUTE_INFO[route].queue,
             retry=False,
         )
     except Exception as exc:

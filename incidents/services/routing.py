@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from policies import selectors as policy_selectors
 from policies.models import RuleSetStatus
+from policies.registry import ROUTE_INFO
 from triage.redis import client
 
 from .. import live
@@ -29,8 +30,6 @@ from . import delivery
 from .rollups import rollups_incidents_routed
 
 logger = logging.getLogger(__name__)
-
-ACK_DEADLINES = {"sro": 2, "co_responder": 5, "counselor": 15, "administrator": 30}  # minutes
 
 
 # Routing messages are wake-ups. Each routing task routes its own incident and then every
@@ -275,7 +274,7 @@ def deliveries_send(due: list[tuple[int, str]]) -> None:
 def ack_deadline_minutes(district, route: str) -> float:
     """Minutes to acknowledge an item of this route: the district's setting or the default."""
     overrides = getattr(district, "ack_deadlines", None) or {}
-    return float(overrides.get(route, ACK_DEADLINES[route]))
+    return float(overrides.get(route, ROUTE_INFO[route].ack_minutes))
 
 
 def _queues_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], ResponderQueue]:

@@ -14,7 +14,10 @@
   var unseen = 0;
   var inFlight = false;
   var again = null; // null, or the follow-up of the refresh that waits its turn
-  var ALERT_ROUTES = { sro: true, co_responder: true };
+  var ALERT_ROUTES = {}; // the registry's police routes, from the page
+  (list.getAttribute("data-alert-routes") || "").split(" ").forEach(function (route) {
+    if (route) ALERT_ROUTES[route] = true;
+  });
   var AMBER = 0.5, RED = 0.2; // as selectors.COUNTDOWN_AMBER / COUNTDOWN_RED
 
   function announce(text) {

@@ -12,8 +12,8 @@ import pytest
 
 from policies.defaults import DEFAULT_POLICY
 from policies.diff import describe_condition
+from policies.editor import editor_data
 from policies.engine import compile_ruleset
-from policies.forms import editor_data
 from policies.registry import FACTS, SAFETY_ANSWERS, value_label, weapon_reported
 from tests.policies.test_engine import BASE, facts, leaf, rule, ruleset
 
