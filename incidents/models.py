@@ -20,6 +20,7 @@ from .choices import (  # noqa: F401  (the answers' choices, read as models.X to
     Weapon,
     WithNow,
 )
+
 # Declared in their own module (this one is long); imported here so Django registers them.
 from .rollup_models import IncidentRollup, StudentReferralRollup  # noqa: F401
 
