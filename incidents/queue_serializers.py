@@ -6,6 +6,7 @@ from rest_framework import serializers
 from triage.api.fields import StrictCharField
 
 from .models import ItemState, Outcome, QueueItem, ResponderQueue, Route, TimelineEvent
+from .routing_serializers import RoutingDecisionSerializer
 from .selectors import QueueItemDetail
 from .services import HANDOFF_REASON_MAX_LENGTH, NOTE_MAX_LENGTH, SUMMARY_MAX_LENGTH
 
@@ -107,18 +108,6 @@ class AnswerSerializer(serializers.Serializer):
     value_label = serializers.CharField()
 
 
-class RoutingExplanationSerializer(serializers.Serializer):
-    route = serializers.CharField()
-    rule_id = serializers.CharField(allow_null=True)
-    rule_name = serializers.CharField()
-    ruleset_version = serializers.IntegerField(allow_null=True)
-    rationale = serializers.CharField(allow_blank=True)
-    reasons = serializers.ListField(child=serializers.DictField())
-    guardrails = serializers.ListField(child=serializers.DictField())
-    also_notify = serializers.ListField(child=serializers.CharField())
-    routed_at = serializers.DateTimeField()
-
-
 class IncidentForResponderSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     school = serializers.CharField(source="school.code")
@@ -139,9 +128,7 @@ def queue_item_detail_data(detail: QueueItemDetail) -> dict:
             "facts": {a.name: a.value for a in detail.answers},
             "facts_labelled": AnswerSerializer(detail.answers, many=True).data,
             "students": StudentViewSerializer(detail.students, many=True).data,
-            "routing": RoutingExplanationSerializer(detail.routing).data
-            if detail.routing
-            else None,
+            "routing": RoutingDecisionSerializer(detail.routing).data if detail.routing else None,
         },
         "timeline": TimelineEventSerializer(detail.timeline, many=True).data,
     }

@@ -20,7 +20,7 @@ from .incident import (  # noqa: F401
     incident_timeline_for,
     incident_timeline_for_responder,
     resolved_items_prefetch,
-    routing_explanation,
+    routing_decision_for,
 )
 from .queue import (  # noqa: F401
     COUNTDOWN_AMBER,

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.db.models import F, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from policies.engine import Decision
 from policies.registry import ROUTE_INFO
 from schools.models import User
 
@@ -132,21 +133,48 @@ def incident_answers(incident: Incident) -> list[Answer]:
     return answers
 
 
-def routing_explanation(incident: Incident) -> dict | None:
-    """Why the incident went where it did: the rule, its reasons, the guardrails, the version."""
+# What a reporter is not told of a decision: the roster facts (IEP, 504, BIP, age, earlier
+# incidents) and the rules tried stay with the responders. A rule that tested roster facts
+# would name them: it is not named either.
+REPORTER_WITHHELD_GUARDRAILS = {"disability_safeguard"}
+REPORTER_ROSTER_RULE = "A rule that also reads the students' school records"
+DEFAULT_RULE_NAME = "Default route (no rule matched)"
+
+
+def routing_decision_for(user: User, incident: Incident) -> dict | None:
+    """Why the incident went where it did, as this person may read it: the one shape the API,
+    the pages and the notifications use.
+
+    Its reporter sees why in terms of what they reported (see REPORTER_WITHHELD_GUARDRAILS);
+    responders and district admins, who reach the incident through a queue or the district,
+    see the whole explanation: rule, reasons, guardrails, the rules tried, the version.
+    """
     if incident.route is None:
         return None
-    decision = incident.decision or {}
+    decision = Decision.from_dict({"route": incident.route, **(incident.decision or {})})
+    rule = {"id": incident.rule_id or None, "name": incident.rule_name or DEFAULT_RULE_NAME}
+    rationale = decision.rationale
+    reasons = [dict(r) for r in decision.reasons]
+    guardrails = [dict(g) for g in decision.guardrails]
+    tried = [dict(t) for t in decision.tried]
+    if user.pk == incident.filed_by_id:
+        if any(r.get("fact") not in INTAKE_FACTS for r in reasons):
+            rule, rationale = {"id": None, "name": REPORTER_ROSTER_RULE}, ""
+        reasons = [r for r in reasons if r.get("fact") in INTAKE_FACTS]
+        guardrails = [
+            g for g in guardrails if g.get("guardrail") not in REPORTER_WITHHELD_GUARDRAILS
+        ]
+        tried = []
     return {
         "route": incident.route,
         "route_label": incident.get_route_display(),
-        "rule_id": incident.rule_id or None,
-        "rule_name": incident.rule_name or "Default route (no rule matched)",
+        "rule": rule,
         "ruleset_version": incident.ruleset_version,
-        "rationale": decision.get("rationale", ""),
-        "reasons": decision.get("reasons", []),
-        "guardrails": decision.get("guardrails", []),
-        "also_notify": decision.get("also_notify", []),
+        "rationale": rationale,
+        "reasons": reasons,
+        "guardrails": guardrails,
+        "also_notify": list(decision.also_notify),
+        "tried": tried,
         "routed_at": incident.routed_at,
     }
 

@@ -20,7 +20,12 @@ from ..models import (
     TimelineEvent,
     outcomes_for,
 )
-from .incident import Answer, incident_answers, incident_timeline_for_responder, routing_explanation
+from .incident import (
+    Answer,
+    incident_answers,
+    incident_timeline_for_responder,
+    routing_decision_for,
+)
 from .visibility import queue_filter_for
 
 
@@ -252,7 +257,7 @@ def queue_item_detail(user: User, item_id: int) -> QueueItemDetail:
     return QueueItemDetail(
         item=item,
         answers=incident_answers(item.incident),
-        routing=routing_explanation(item.incident),
+        routing=routing_decision_for(user, item.incident),
         students=incident_students_for_item(item),
         timeline=list(incident_timeline_for_responder(item.incident_id, item)),
         co_response=co_response(item, user),

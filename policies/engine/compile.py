@@ -115,6 +115,22 @@ class Decision:
             "guardrails": [dict(g) for g in self.guardrails],
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Decision:
+        """The decision kept with an incident (``as_dict()``), read back. A key an older
+        version did not keep reads as empty."""
+        return cls(
+            route=data["route"],
+            also_notify=tuple(data.get("also_notify", ())),
+            rule_route=data.get("rule_route", data["route"]),
+            rule_id=data.get("rule_id"),
+            rule_name=data.get("rule_name"),
+            rationale=data.get("rationale", ""),
+            reasons=tuple(data.get("reasons", ())),
+            tried=tuple(data.get("tried", ())),
+            guardrails=tuple(data.get("guardrails", ())),
+        )
+
 
 # decide() builds a Decision by handing it a finished __dict__: the same object Decision(...)
 # makes, without nine frozen __setattr__ calls, which were a third of the time budget.

@@ -1,8 +1,9 @@
 """What the person who filed an incident sees of it, and what every other read leaves behind."""
 
-from incidents import services
+from incidents import selectors, services
 from incidents.facts import INTAKE_FACTS
 from incidents.models import AccessLogEntry, ItemState, QueueItem
+from policies.engine import Decision
 from schools.models import School, Student
 from tests.conftest import api_client_for
 from tests.incidents.test_queue_actions import demo, person, routed_item  # noqa: F401
@@ -163,3 +164,51 @@ def test_the_access_log_keeps_the_username_and_refuses_changes(demo):  # noqa: F
             with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
                 change()
         assert AccessLogEntry.objects.get(pk=entry.pk).action == "view_item"
+
+
+def test_one_selector_gives_each_reader_their_part_of_the_decision(demo):  # noqa: F811
+    """The API, the queue item page and the reporter all read routing_decision_for: the
+    reporter's part leaves out the roster guardrail and the rules tried; a responder's is whole."""
+    item = threat_with_an_iep_student()
+    incident = item.incident
+    kept = Decision.from_dict(incident.decision)
+    assert kept.as_dict() == incident.decision, "the kept decision reads back as it was"
+
+    whole = selectors.routing_decision_for(person("counselor"), incident)
+    assert (
+        whole["route"] == "co_responder"
+        and whole["route_label"] == "Co-responder (clinician and SRO)"
+    )
+    assert [g["guardrail"] for g in whole["guardrails"]] == ["disability_safeguard"]
+    assert whole["tried"] == [dict(t) for t in kept.tried]
+    page = selectors.queue_item_detail(person("clinician"), item.pk).routing
+    assert page["guardrails"] == whole["guardrails"] and page["rule"] == whole["rule"]
+
+    mine = selectors.routing_decision_for(person("teacher"), incident)
+    assert mine["guardrails"] == [] and mine["tried"] == []
+    assert {k: mine[k] for k in ("route", "ruleset_version", "routed_at")} == {
+        k: whole[k] for k in ("route", "ruleset_version", "routed_at")
+    }
+    api = api_client_for(person("teacher")).get(f"/api/incidents/{incident.pk}/").json()["routing"]
+    assert api["guardrails"] == mine["guardrails"] and api["rule"] == mine["rule"]
+
+
+def test_an_unrouted_incident_has_no_decision_to_read(demo):  # noqa: F811
+    incident, _ = services.incident_file(
+        reporter=person("teacher"),
+        school=School.objects.get(code="WAS-MS"),
+        narrative="Left the room without a word.",
+        category="disruption",
+    )
+    assert selectors.routing_decision_for(person("district_admin"), incident) is None
+
+
+def test_a_decision_kept_before_every_key_existed_reads_as_empty():
+    old = Decision.from_dict({"route": "counselor"})
+    assert (old.route, old.rule_route, old.reasons, old.tried, old.also_notify) == (
+        "counselor",
+        "counselor",
+        (),
+        (),
+        (),
+    )
