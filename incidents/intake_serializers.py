@@ -10,6 +10,7 @@ from rest_framework import serializers
 from schools.models import School, Student
 from schools.selectors import has_role_at, memberships_of
 from triage.api.fields import StrictCharField
+from triage.api.prebuilt import PrebuiltFieldsMixin
 
 from .facts import INTAKE_FACTS
 from .models import (
@@ -52,7 +53,7 @@ def choice_field(choices, default=None, **kwargs):
     return serializers.ChoiceField(**field_kwargs)
 
 
-class InvolvedStudentInSerializer(serializers.Serializer):
+class InvolvedStudentInSerializer(PrebuiltFieldsMixin, serializers.Serializer):
     student_id = StrictCharField(required=False, max_length=40)
     name = StrictCharField(required=False, max_length=200)
     age = serializers.IntegerField(required=False, min_value=3, max_value=25)
@@ -76,7 +77,7 @@ class InvolvedStudentInSerializer(serializers.Serializer):
         return attrs
 
 
-class IncidentInSerializer(serializers.Serializer):
+class IncidentInSerializer(PrebuiltFieldsMixin, serializers.Serializer):
     school = StrictCharField(max_length=20, help_text="School code, e.g. WAS-MS.")
     occurred_at = serializers.DateTimeField(
         required=False,
@@ -222,7 +223,7 @@ def resolve_students(school: School, entries: list[dict]) -> list[InvolvedStuden
     return resolved
 
 
-class InvolvedStudentOutSerializer(serializers.ModelSerializer):
+class InvolvedStudentOutSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     student_id = serializers.CharField(source="student.student_id", default=None, allow_null=True)
     name = serializers.SerializerMethodField()
 
@@ -257,7 +258,7 @@ REPORTER_WITHHELD_GUARDRAILS = {"disability_safeguard"}
 REPORTER_ROSTER_RULE = "A rule that also reads the students' school records"
 
 
-class IncidentOutSerializer(serializers.ModelSerializer):
+class IncidentOutSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     school = serializers.CharField(source="school.code")
     filed_by = serializers.CharField(source="filed_by.username")
     students = InvolvedStudentOutSerializer(many=True, read_only=True)
