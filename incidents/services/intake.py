@@ -1,10 +1,17 @@
-"""Filing an incident: one transaction, idempotent per reporter key, routing sent after commit."""
+"""Filing an incident: the intake rules, then one transaction, idempotent per reporter key,
+routing sent after commit.
+
+The rules a filing must meet beyond its shape (a real school, a narrative that says something,
+a plausible time, a role at the school, students who are on its roster) and their messages live
+here, once: the API's serializer and the report page's form check only the shape of what was
+sent, then call these, and put the messages next to the fields they name.
+"""
 
 import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
@@ -12,9 +19,10 @@ from django.utils import timezone
 
 from policies.registry import LIFE_SAFETY_DANGER, weapon_reported
 from schools.models import School, Student, User
-from schools.selectors import has_role_at
+from schools.selectors import has_role_at, memberships_of
 
 from ..models import (
+    NARRATIVE_MAX_LENGTH,
     EventKind,
     Incident,
     IncidentStudent,
@@ -31,6 +39,111 @@ class InvolvedStudent:
     student: Student | None = None
     name: str = ""
     age: int | None = None
+
+
+CLOCK_SKEW = timedelta(minutes=5)
+# How far back a report may be dated: the last two years (older dates are typing mistakes,
+# and years before 1900 do not even print as RFC 3339 in every zone).
+OCCURRED_AT_MAX_AGE = timedelta(days=2 * 366)
+MAX_STUDENTS = 50
+NARRATIVE_MISSING = "Describe what happened in your own words."
+NARRATIVE_TOO_LONG = f"Keep the narrative under {NARRATIVE_MAX_LENGTH:,} characters."
+NAME_MISSING = "Give the person's name."
+STUDENT_ID_OR_NAME = "Give either a roster student_id or a name and age, not both."
+
+
+class IntakeInvalid(Exception):
+    """What a filing got wrong: ``messages`` about one field, or ``errors`` keyed by field
+    (for the students, one dict per student in the order sent, ``{}`` for the good ones)."""
+
+    def __init__(self, messages: list[str] | None = None, *, errors: dict | None = None):
+        super().__init__("; ".join(messages or []) or str(errors))
+        self.messages = messages or []
+        self.errors = errors or {}
+
+
+def intake_narrative_check(narrative: str) -> str:
+    if not narrative.strip():
+        raise IntakeInvalid([NARRATIVE_MISSING])
+    return narrative
+
+
+def intake_occurred_at_check(occurred_at: datetime) -> datetime:
+    now = timezone.now()
+    if occurred_at > now + CLOCK_SKEW:
+        raise IntakeInvalid(["This time is in the future; give when it happened."])
+    if occurred_at < now - OCCURRED_AT_MAX_AGE:
+        raise IntakeInvalid(
+            ["This time is more than two years ago; check the year and give when it happened."]
+        )
+    return occurred_at
+
+
+def intake_school_find(*, reporter: User, code: str) -> School:
+    """The school a code names (any case); the reporter's own schools need no query."""
+    wanted = code.strip().lower()
+    for membership in memberships_of(reporter):
+        if membership.school.code.lower() == wanted:
+            return membership.school
+    school = School.objects.select_related("district").filter(code__iexact=wanted).first()
+    if school is None:
+        raise IntakeInvalid([f'Unknown school code "{code}".'])
+    return school
+
+
+def intake_students_count_check(entries: list) -> list:
+    if len(entries) > MAX_STUDENTS:
+        raise IntakeInvalid([f"At most {MAX_STUDENTS} students per incident."])
+    return entries
+
+
+def intake_students_resolve(
+    *, reporter: User, school: School, entries: list[dict]
+) -> list[InvolvedStudent]:
+    """The students involved, from entries of ``role`` and either ``student_id`` or ``name``
+    (and ``age``). Permission first, and only then the roster: nobody learns who is on the
+    roster of a school where they have no role (PermissionDenied). Roster errors raise
+    IntakeInvalid keyed ``students``, one dict per entry."""
+    if not has_role_at(reporter, school):
+        raise PermissionDenied(f"You have no role at {school.code}.")
+    ids = [e["student_id"] for e in entries if e.get("student_id")]
+    found = (
+        {
+            s.student_id: s
+            for s in Student.objects.filter(
+                district_id=school.district_id, student_id__in=ids, on_roster=True
+            )
+        }
+        if ids
+        else {}
+    )
+    resolved: list[InvolvedStudent] = []
+    errors: list[dict] = []
+    seen: set[str] = set()
+    for entry in entries:
+        error: dict = {}
+        if entry.get("student_id"):
+            student = found.get(entry["student_id"])
+            if student is None or student.school_id != school.pk:
+                # One message for both: a reporter does not learn that an id exists at
+                # another school of the district.
+                error["student_id"] = [
+                    f'No student "{entry["student_id"]}" on the roster of {school.code}.'
+                ]
+            elif student.student_id in seen:
+                error["student_id"] = [f'Student "{entry["student_id"]}" is listed twice.']
+            else:
+                seen.add(student.student_id)
+                resolved.append(InvolvedStudent(role=entry["role"], student=student))
+        else:
+            name = entry.get("name", "").strip()
+            if not name:
+                error["name"] = [NAME_MISSING]
+            resolved.append(InvolvedStudent(role=entry["role"], name=name, age=entry.get("age")))
+        errors.append(error)
+    if any(errors):
+        raise IntakeInvalid(errors={"students": errors})
+    return resolved
 
 
 class IdempotencyKeyReused(Exception):
