@@ -121,3 +121,32 @@ def test_the_report_page_runs_no_api_serializer():
     assert "rest_framework" not in {
         getattr(value, "__module__", "").split(".")[0] for value in vars(forms).values()
     }
+
+
+def test_a_filing_without_students_is_one_statement_with_its_filed_event(teacher, school):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from incidents.models import EventKind, Incident, TimelineEvent
+    from incidents.services import incident_file
+
+    with CaptureQueriesContext(connection) as queries:
+        incident, created = incident_file(
+            reporter=teacher, school=school, category="disruption", narrative="Loud."
+        )
+    writes = [q["sql"] for q in queries if "INSERT" in q["sql"]]
+    assert created and len(writes) == 1
+    assert '"incidents_incident"' in writes[0] and '"incidents_timelineevent"' in writes[0]
+    stored = Incident.objects.get()
+    assert stored.pk == incident.pk and stored.filed_at == incident.filed_at
+    assert (stored.weapon, stored.danger_now, stored.route) == ("unknown", "unknown", None)
+    assert (stored.status, stored.idempotency_key, stored.decision) == ("received", "", None)
+    event = TimelineEvent.objects.get()
+    assert (event.incident_id, event.kind, event.actor, event.at, event.data, event.private) == (
+        incident.pk,
+        EventKind.FILED,
+        teacher,
+        incident.filed_at,
+        {},
+        False,
+    )
