@@ -2,7 +2,7 @@
 
 It lives in incidents, not policies, because it reads incidents and the roster; policies only
 ever receives plain facts. Nothing is saved: the sample incident is validated exactly as
-filing one would be (``IncidentInSerializer``, through the intake form) and then discarded.
+filing one would be (the intake form and the intake service's rules) and then discarded.
 """
 
 from django.contrib.auth.decorators import login_required
