@@ -1,8 +1,9 @@
 """The report-an-incident page's form.
 
-The form only shapes the page's input (choices, the time field, the students' rows); the rules
-are the API's: ``clean()`` runs ``IncidentInSerializer`` on the cleaned values and puts its
-errors next to the fields they belong to, in words a teacher understands.
+The form only shapes the page's input (choices, the time field, the students' rows) and says
+what is wrong with that shape in words a teacher understands; the rules beyond shape (the
+narrative, the time, the school, permission, the roster) are the intake service's, the same
+ones the API applies, and their messages are put next to the fields they belong to.
 """
 
 import re
@@ -12,14 +13,13 @@ from dataclasses import dataclass, field
 from django import forms
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
-from rest_framework import serializers
 
 from schools.models import Student, User
 from schools.selectors import school_ids_for, schools_for
 
 from .cues import ASK_AGAIN, questions_to_ask_again
-from .intake_serializers import IncidentInSerializer
 from .models import (
+    NARRATIVE_MAX_LENGTH,
     Category,
     DangerNow,
     Injury,
@@ -31,29 +31,24 @@ from .models import (
     WithNow,
 )
 from .selectors import last_school_used
+from .services import intake
 
 STUDENT_KEY = re.compile(r"^students-(\d{1,3})-(student_id|name|age|role)$")
 STUDENT_PARTS = ("student_id", "name", "age", "role")
-MAX_STUDENT_ROWS = 60  # the serializer allows 50; a few more so its own message shows
-
-# Serializer messages written for API clients, said again for the person at the form.
-FRIENDLY = {
-    ("age", "invalid"): "Give the age as a whole number, e.g. 11.",
-    ("age", "min_value"): "Give an age between 3 and 25.",
-    ("age", "max_value"): "Give an age between 3 and 25.",
-    ("role", "invalid_choice"): "Choose how this person was involved.",
-    ("role", "required"): "Choose how this person was involved.",
-    ("name", "blank"): "Give the person's name.",
-    ("name", "max_length"): "Keep the name under 200 characters.",
-    ("student_id", "max_length"): "That student ID is too long; pick the student again.",
-    ("threat_words", "max_length"): "Keep the words said under 2,000 characters.",
-    ("idempotency_key", "max_length"): "The page expired; reload it and send again.",
-}
+MAX_STUDENT_ROWS = 60  # the intake allows 50; a few more so its own message shows
+STUDENT_ID_MAX_LENGTH = 40
+STUDENT_AGES = range(3, 26)
+WHOLE_NUMBER_ZEROS = re.compile(r"\.0*$")
+THREAT_WORDS_MAX_LENGTH = 2000
+IDEMPOTENCY_KEY_MAX_LENGTH = 64
+SAFETY_ANSWERS = ("weapon", "injury", "threat", "danger_now", "student_state", "with_now")
 
 
-def _friendly(name: str, error) -> str:
-    code = getattr(error, "code", None)
-    return FRIENDLY.get((name, code), str(error))
+def _checked(check, value):
+    try:
+        return check(value)
+    except intake.IntakeInvalid as exc:
+        raise forms.ValidationError(exc.messages) from exc
 
 
 @dataclass
@@ -72,14 +67,38 @@ class StudentRow:
     def dom_id(self) -> str:
         return f"student-{self.index}"
 
+    def shape_errors(self) -> list[str]:
+        """What is wrong with the row as typed; the roster is the intake service's to check."""
+        errors = []
+        if len(self.student_id) > STUDENT_ID_MAX_LENGTH:
+            errors.append("That student ID is too long; pick the student again.")
+        elif self.student_id and (self.name or self.age):
+            errors.append(intake.STUDENT_ID_OR_NAME)
+        elif not self.student_id and not self.name.strip():
+            errors.append(intake.NAME_MISSING)
+        if self.age and self.age_number is None:
+            errors.append("Give the age as a whole number, e.g. 11.")
+        elif self.age and self.age_number not in STUDENT_AGES:
+            errors.append("Give an age between 3 and 25.")
+        if self.role not in InvolvementRole.values:
+            errors.append("Choose how this person was involved.")
+        return errors
+
+    @property
+    def age_number(self) -> int | None:
+        try:
+            return int(WHOLE_NUMBER_ZEROS.sub("", self.age))  # "11.0" is 11, as the API reads it
+        except ValueError:
+            return None
+
     def as_entry(self) -> dict:
         entry = {"role": self.role}
         if self.student_id:
             entry["student_id"] = self.student_id
-        if self.name or not self.student_id:
+        else:
             entry["name"] = self.name
         if self.age:
-            entry["age"] = self.age
+            entry["age"] = self.age_number
         return entry
 
 
@@ -204,7 +223,7 @@ class IncidentForm(forms.Form):
         label="What happened, in your own words",
         strip=False,
         widget=forms.Textarea(attrs={"rows": 5}),
-        error_messages={"required": "Describe what happened in your own words."},
+        error_messages={"required": intake.NARRATIVE_MISSING},
     )
     category = forms.ChoiceField(
         label="What kind of incident is it?",
@@ -361,10 +380,20 @@ class IncidentForm(forms.Form):
 
     # Browsers send a textarea's line breaks as CRLF; store what the person typed.
     def clean_narrative(self) -> str:
-        return self.cleaned_data["narrative"].replace("\r\n", "\n")
+        narrative = self.cleaned_data["narrative"].replace("\r\n", "\n")
+        if len(narrative) > NARRATIVE_MAX_LENGTH:
+            raise forms.ValidationError(intake.NARRATIVE_TOO_LONG)
+        return _checked(intake.intake_narrative_check, narrative)
 
     def clean_threat_words(self) -> str:
-        return self.cleaned_data["threat_words"].replace("\r\n", "\n")
+        words = self.cleaned_data["threat_words"].replace("\r\n", "\n")
+        if len(words) > THREAT_WORDS_MAX_LENGTH:
+            raise forms.ValidationError("Keep the words said under 2,000 characters.")
+        return words
+
+    def clean_occurred_at(self):
+        occurred_at = self.cleaned_data.get("occurred_at")
+        return _checked(intake.intake_occurred_at_check, occurred_at) if occurred_at else None
 
     def _ask_again_for_cues(self, cleaned: dict) -> bool:
         """The narrative mentions a gun (etc.) and the matching question says "no" or was not
@@ -384,62 +413,63 @@ class IncidentForm(forms.Form):
         # Asking again is not an error in what was typed: the rest is still checked, so the
         # page says everything at once.
         self._ask_again_for_cues(cleaned)
-        payload = {
-            "school": cleaned.get("school", ""),
-            "category": cleaned.get("category", ""),
-            "narrative": cleaned.get("narrative", ""),
-            "students": [row.as_entry() for row in self.student_rows],
-            "idempotency_key": cleaned.get("idempotency_key", ""),
-        }
-        for name in (
-            "location",
-            "weapon",
-            "injury",
-            "threat",
-            "threat_words",
-            "danger_now",
-            "student_state",
-            "with_now",
-        ):
-            if cleaned.get(name):
-                payload[name] = cleaned[name]
-        if cleaned.get("occurred_at"):
-            payload["occurred_at"] = cleaned["occurred_at"].isoformat()
-        serializer = IncidentInSerializer(data=payload, context={"request": self.request})
+        if len(cleaned.get("idempotency_key", "")) > IDEMPOTENCY_KEY_MAX_LENGTH:
+            self.add_error(None, "The page expired; reload it and send again.")
         try:
-            if serializer.is_valid():
-                self.validated = dict(serializer.validated_data)
-                return cleaned
-            errors = serializer.errors
+            intake.intake_students_count_check(self.student_rows)
+        except intake.IntakeInvalid as exc:
+            for message in exc.messages:
+                self.add_error(None, message)
+        for row in self.student_rows:
+            row.errors.extend(row.shape_errors())
+        school = self._school(cleaned)
+        shape_errors = set(self.errors) - self.asked_again_now
+        if school is None or shape_errors or any(row.errors for row in self.student_rows):
+            return cleaned  # permission and the roster only for an otherwise valid report
+        try:
+            students = intake.intake_students_resolve(
+                reporter=self.user,
+                school=school,
+                entries=[row.as_entry() for row in self.student_rows],
+            )
         except PermissionDenied:
             self.add_error("school", self.fields["school"].error_messages["invalid_choice"])
             return cleaned
-        except serializers.ValidationError as exc:  # raised by validate(): the roster check
-            errors = exc.detail
-        self._add_serializer_errors(errors)
+        except intake.IntakeInvalid as exc:
+            for row, row_errors in zip(self.student_rows, exc.errors["students"], strict=False):
+                for part in STUDENT_PARTS:
+                    row.errors.extend(row_errors.get(part, []))
+            return cleaned
+        self.validated = self._filing(cleaned, school, students)
         return cleaned
 
-    def _add_serializer_errors(self, errors: dict) -> None:
-        for name, messages in errors.items():
-            if name == "students":
-                self._add_student_errors(messages)
-            elif name in self.fields and name != "idempotency_key":
-                if name not in self.errors:  # the form already said it, in its words
-                    for message in messages:
-                        self.add_error(name, _friendly(name, message))
-            else:
-                for message in messages:
-                    self.add_error(None, _friendly(name, message))
+    def _school(self, cleaned: dict):
+        if not cleaned.get("school"):
+            return None
+        try:
+            return intake.intake_school_find(reporter=self.user, code=cleaned["school"])
+        except intake.IntakeInvalid as exc:
+            for message in exc.messages:
+                self.add_error("school", message)
+            return None
 
-    def _add_student_errors(self, messages) -> None:
-        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-            # One message about the whole list (e.g. too many students).
-            for message in messages if isinstance(messages, list) else [messages]:
-                self.add_error(None, str(message))
-            return
-        for row, row_errors in zip(self.student_rows, messages, strict=False):
-            for part in STUDENT_PARTS:
-                row.errors.extend(_friendly(part, m) for m in row_errors.get(part, []))
+    @staticmethod
+    def _filing(cleaned: dict, school, students: list) -> dict:
+        """The arguments of ``incident_file``: an unanswered safety question is `unknown`."""
+        filing = {
+            "school": school,
+            "category": cleaned["category"],
+            "narrative": cleaned["narrative"],
+            "location": cleaned.get("location") or Location.OTHER,
+            "threat_words": cleaned.get("threat_words", ""),
+            "students": students,
+            "idempotency_key": cleaned.get("idempotency_key", ""),
+        }
+        for name in SAFETY_ANSWERS:
+            filing[name] = cleaned.get(name) or NOT_SURE
+        if cleaned.get("occurred_at"):
+            filing["occurred_at"] = cleaned["occurred_at"]
+        return filing
 
     def is_valid(self) -> bool:
         # A student's error sits on its row, not on a form field.

@@ -1,15 +1,13 @@
-"""Input and output shapes of the incident API. Validation first; permission after."""
+"""Input and output shapes of the incident API. The input serializer checks shape (types,
+choices, lengths); the intake rules, the permission check and the roster are the intake
+service's. Validation first; permission after."""
 
-from datetime import timedelta
-
-from django.core.exceptions import PermissionDenied
-from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from schools.models import School, Student
-from schools.selectors import has_role_at, memberships_of
+from schools.models import School
 from triage.api.fields import StrictCharField
+from triage.api.prebuilt import PrebuiltFieldsMixin
 
 from .facts import INTAKE_FACTS
 from .models import (
@@ -27,17 +25,12 @@ from .models import (
     WithNow,
 )
 from .selectors import incident_current_route, incident_outcomes
-from .services import InvolvedStudent
+from .services import intake
 
-CLOCK_SKEW = timedelta(minutes=5)
 OMITTED_IS_UNKNOWN = (
     'Omitted: stored and returned as "unknown" (not answered), never as "none". In a '
     '"weapon" report an unknown weapon counts as a weapon possessed.'
 )
-# How far back a report may be dated: the last two years (older dates are typing mistakes,
-# and years before 1900 do not even print as RFC 3339 in every zone).
-OCCURRED_AT_MAX_AGE = timedelta(days=2 * 366)
-MAX_STUDENTS = 50
 
 
 def choice_field(choices, default=None, **kwargs):
@@ -52,7 +45,7 @@ def choice_field(choices, default=None, **kwargs):
     return serializers.ChoiceField(**field_kwargs)
 
 
-class InvolvedStudentInSerializer(serializers.Serializer):
+class InvolvedStudentInSerializer(PrebuiltFieldsMixin, serializers.Serializer):
     student_id = StrictCharField(required=False, max_length=40)
     name = StrictCharField(required=False, max_length=200)
     age = serializers.IntegerField(required=False, min_value=3, max_value=25)
@@ -61,9 +54,7 @@ class InvolvedStudentInSerializer(serializers.Serializer):
     def validate(self, attrs):
         has_id, has_name = "student_id" in attrs, "name" in attrs
         if has_id and (has_name or "age" in attrs):
-            raise serializers.ValidationError(
-                {"student_id": ["Give either a roster student_id or a name and age, not both."]}
-            )
+            raise serializers.ValidationError({"student_id": [intake.STUDENT_ID_OR_NAME]})
         if not has_id and not has_name:
             raise serializers.ValidationError(
                 {
@@ -76,7 +67,7 @@ class InvolvedStudentInSerializer(serializers.Serializer):
         return attrs
 
 
-class IncidentInSerializer(serializers.Serializer):
+class IncidentInSerializer(PrebuiltFieldsMixin, serializers.Serializer):
     school = StrictCharField(max_length=20, help_text="School code, e.g. WAS-MS.")
     occurred_at = serializers.DateTimeField(
         required=False,
@@ -90,8 +81,8 @@ class IncidentInSerializer(serializers.Serializer):
         trim_whitespace=False,
         help_text="The reporter's own words, stored and shown verbatim.",
         error_messages={
-            "max_length": f"Keep the narrative under {NARRATIVE_MAX_LENGTH:,} characters.",
-            "blank": "Describe what happened in your own words.",
+            "max_length": intake.NARRATIVE_TOO_LONG,
+            "blank": intake.NARRATIVE_MISSING,
         },
     )
     # Safety answers: omitted is `unknown` ("not sure"), never "none" (issue 12).
@@ -138,91 +129,45 @@ class IncidentInSerializer(serializers.Serializer):
             raise serializers.ValidationError(errors)
         return value
 
+    # The rules beyond shape, and their messages, are the intake service's.
     def validate_narrative(self, value: str) -> str:
-        if not value.strip():
-            raise serializers.ValidationError("Describe what happened in your own words.")
-        return value
+        return _checked(intake.intake_narrative_check, value)
 
     def validate_occurred_at(self, value):
-        now = timezone.now()
-        if value > now + CLOCK_SKEW:
-            raise serializers.ValidationError("This time is in the future; give when it happened.")
-        if value < now - OCCURRED_AT_MAX_AGE:
-            raise serializers.ValidationError(
-                "This time is more than two years ago; check the year and give when it happened."
-            )
-        return value
+        return _checked(intake.intake_occurred_at_check, value)
 
     def validate_school(self, value: str) -> School:
-        code = value.strip().lower()
-        request = self.context.get("request")
-        for membership in memberships_of(request.user) if request else ():
-            if membership.school.code.lower() == code:  # the reporter's own school: no query
-                return membership.school
-        school = School.objects.select_related("district").filter(code__iexact=code).first()
-        if school is None:
-            raise serializers.ValidationError(f'Unknown school code "{value}".')
-        return school
+        return _checked(
+            lambda code: intake.intake_school_find(
+                reporter=self.context["request"].user, code=code
+            ),
+            value,
+        )
 
     def validate_students(self, value):
-        if len(value) > MAX_STUDENTS:
-            raise serializers.ValidationError(f"At most {MAX_STUDENTS} students per incident.")
-        return value
+        return _checked(intake.intake_students_count_check, value)
 
     def validate(self, attrs):
-        school = attrs["school"]
-        user = self.context["request"].user
-        # Validation first, permission next, and only then the roster: nobody learns who is
-        # on the roster of a school where they have no role.
-        if not has_role_at(user, school):
-            raise PermissionDenied(f"You have no role at {school.code}.")
-        attrs["students"] = resolve_students(school, attrs.get("students", []))
+        # Permission (403) after the fields are valid, and only then the roster.
+        try:
+            attrs["students"] = intake.intake_students_resolve(
+                reporter=self.context["request"].user,
+                school=attrs["school"],
+                entries=attrs.get("students", []),
+            )
+        except intake.IntakeInvalid as exc:
+            raise serializers.ValidationError(exc.errors) from exc
         return attrs
 
 
-def resolve_students(school: School, entries: list[dict]) -> list[InvolvedStudent]:
-    """Roster lookups for the students involved; errors keyed by position, like DRF's."""
-    ids = [e["student_id"] for e in entries if "student_id" in e]
-    found = (
-        {
-            s.student_id: s
-            for s in Student.objects.filter(
-                district_id=school.district_id, student_id__in=ids, on_roster=True
-            )
-        }
-        if ids
-        else {}
-    )
-    resolved: list[InvolvedStudent] = []
-    errors: list[dict] = []
-    seen: set[str] = set()
-    for entry in entries:
-        error: dict = {}
-        if "student_id" in entry:
-            student = found.get(entry["student_id"])
-            if student is None or student.school_id != school.pk:
-                # One message for both: a reporter does not learn that an id exists at
-                # another school of the district.
-                error["student_id"] = [
-                    f'No student "{entry["student_id"]}" on the roster of {school.code}.'
-                ]
-            elif student.student_id in seen:
-                error["student_id"] = [f'Student "{entry["student_id"]}" is listed twice.']
-            else:
-                seen.add(student.student_id)
-                resolved.append(InvolvedStudent(role=entry["role"], student=student))
-        else:
-            name = entry["name"].strip()
-            if not name:
-                error["name"] = ["Give the person's name."]
-            resolved.append(InvolvedStudent(role=entry["role"], name=name, age=entry.get("age")))
-        errors.append(error)
-    if any(errors):
-        raise serializers.ValidationError({"students": errors})
-    return resolved
+def _checked(check, value):
+    try:
+        return check(value)
+    except intake.IntakeInvalid as exc:
+        raise serializers.ValidationError(exc.messages) from exc
 
 
-class InvolvedStudentOutSerializer(serializers.ModelSerializer):
+class InvolvedStudentOutSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     student_id = serializers.CharField(source="student.student_id", default=None, allow_null=True)
     name = serializers.SerializerMethodField()
 
@@ -257,7 +202,7 @@ REPORTER_WITHHELD_GUARDRAILS = {"disability_safeguard"}
 REPORTER_ROSTER_RULE = "A rule that also reads the students' school records"
 
 
-class IncidentOutSerializer(serializers.ModelSerializer):
+class IncidentOutSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
     school = serializers.CharField(source="school.code")
     filed_by = serializers.CharField(source="filed_by.username")
     students = InvolvedStudentOutSerializer(many=True, read_only=True)

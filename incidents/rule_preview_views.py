@@ -2,8 +2,8 @@
 
 It lives in incidents, not policies, because it reads incidents and the roster; policies only
 ever receives plain facts; what a version decides comes from ``policies.preview``, as for the
-preview API. Nothing is saved: the sample incident is validated exactly as
-filing one would be (``IncidentInSerializer``, through the intake form) and then discarded.
+preview API. Nothing is saved: the sample incident is validated exactly as filing one would be
+(the intake form and the intake service's rules) and then discarded.
 """
 
 from django.contrib.auth.decorators import login_required

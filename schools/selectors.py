@@ -21,6 +21,24 @@ def memberships_of(user: User) -> list[Membership]:
     return cached
 
 
+def user_with_memberships_by_token(key: str) -> User | None:
+    """The user holding API token ``key``, with their roles loaded, in one query (an API call
+    reads the roles anyway); None when no such user has a role (the caller then looks the
+    token up alone)."""
+    memberships = list(
+        Membership.objects.filter(user__auth_token__key=key).select_related(
+            "user", "school", "school__district"
+        )
+    )
+    if not memberships:
+        return None
+    user = memberships[0].user
+    for membership in memberships:
+        membership.user = user
+    user._memberships_cache = memberships
+    return user
+
+
 def roles_of(user: User) -> set[str]:
     return {membership.role for membership in memberships_of(user)}
 

@@ -426,7 +426,7 @@ LIVE_STREAMS_PER_USER = int(os.environ.get("TRIAGE_LIVE_STREAMS_PER_USER", "10")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "triage.cache.RedisCache",  # one client per pool, not per call
             "LOCATION": REDIS_URL,
             "TIMEOUT": 300,
         }

@@ -1,0 +1,88 @@
+"""Cheaper API plumbing that must behave as DRF's own: fields built once per serializer class,
+the token's user and roles in one query, one Redis client per cache pool."""
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from incidents.intake_serializers import IncidentInSerializer, IncidentOutSerializer
+from schools.models import Role
+from schools.selectors import memberships_of
+from tests.factories import user_with_role
+
+
+def test_every_serializer_instance_gets_its_own_fields_with_the_same_arguments():
+    first, second = IncidentInSerializer(), IncidentInSerializer()
+    assert list(first.fields) == list(second.fields) == list(IncidentInSerializer._declared_fields)
+    for name, field in first.fields.items():
+        other = second.fields[name]
+        assert field is not other and field.parent is first and other.parent is second
+        assert type(field) is type(other) and field._kwargs.keys() == other._kwargs.keys()
+    # A nested serializer is its own too (it is bound to its parent).
+    assert first.fields["students"].child is not second.fields["students"].child
+    out = IncidentOutSerializer()
+    assert "status" in out.fields and out.fields["status"].parent is out
+
+
+def test_validation_does_not_leak_between_instances(school, rf):
+    teacher = user_with_role(Role.TEACHER, school)
+    request = rf.post("/")
+    request.user = teacher
+    bad = IncidentInSerializer(data={"school": "WAS-MS"}, context={"request": request})
+    good = IncidentInSerializer(
+        data={"school": "WAS-MS", "category": "disruption", "narrative": "Loud."},
+        context={"request": request},
+    )
+    assert not bad.is_valid()
+    assert set(bad.errors) == {"category", "narrative"}
+    assert good.is_valid(), good.errors
+    assert good.validated_data["school"] == school
+
+
+@pytest.fixture
+def teacher_token(school):
+    teacher = user_with_role(Role.TEACHER, school, username="tok")
+    return teacher, Token.objects.create(user=teacher)
+
+
+def test_a_token_brings_its_user_and_roles_in_one_query(teacher_token, school):
+    teacher, token = teacher_token
+    api = APIClient(HTTP_AUTHORIZATION=f"Token {token.key}")
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get("/api/incidents/")
+    assert response.status_code == 200
+    membership_reads = [q for q in queries if '"schools_membership"' in q["sql"]]
+    assert len(membership_reads) == 1
+    assert '"authtoken_token"' in membership_reads[0]["sql"]
+    assert not [q for q in queries if q["sql"].startswith('SELECT "authtoken_token"')]
+
+
+def test_tokens_of_people_without_a_role_inactive_or_wrong_behave_as_before(school):
+    nobody = user_with_role(Role.TEACHER, username="norole")
+    token = Token.objects.create(user=nobody)
+    assert memberships_of(nobody) == []
+    ok = APIClient(HTTP_AUTHORIZATION=f"Token {token.key}").get("/api/incidents/")
+    assert ok.status_code == 200 and ok.json()["results"] == []
+
+    teacher = user_with_role(Role.TEACHER, school, username="gone")
+    gone = Token.objects.create(user=teacher)
+    teacher.is_active = False
+    teacher.save()
+    refused = APIClient(HTTP_AUTHORIZATION=f"Token {gone.key}").get("/api/incidents/")
+    assert refused.status_code == 401
+    assert refused.json()["detail"] == "User inactive or deleted."
+    wrong = APIClient(HTTP_AUTHORIZATION="Token nope").get("/api/incidents/")
+    assert wrong.status_code == 401
+    assert wrong.json()["detail"] == "Invalid token."
+
+
+def test_the_redis_cache_reuses_its_client(settings):
+    if not settings.CACHES["default"]["BACKEND"].startswith("triage.cache"):
+        pytest.skip("no Redis cache configured")
+    client = cache._cache.get_client()
+    assert cache._cache.get_client(write=True) is client
+    cache.set("triage-test-key", 1, 5)
+    assert cache.get("triage-test-key") == 1
