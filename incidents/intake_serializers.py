@@ -9,7 +9,6 @@ from schools.models import School
 from triage.api.fields import StrictCharField
 from triage.api.prebuilt import PrebuiltFieldsMixin
 
-from .facts import INTAKE_FACTS
 from .models import (
     NARRATIVE_MAX_LENGTH,
     Category,
@@ -24,7 +23,8 @@ from .models import (
     Weapon,
     WithNow,
 )
-from .selectors import incident_current_route, incident_outcomes
+from .routing_serializers import RoutingDecisionSerializer
+from .selectors import incident_current_route, incident_outcomes, routing_decision_for
 from .services import intake
 
 OMITTED_IS_UNKNOWN = (
@@ -179,27 +179,11 @@ class InvolvedStudentOutSerializer(PrebuiltFieldsMixin, serializers.ModelSeriali
         return obj.student.full_name if obj.student else obj.name
 
 
-class RoutingSerializer(serializers.Serializer):
-    route = serializers.CharField()
-    rule = serializers.DictField()
-    ruleset_version = serializers.IntegerField()
-    reasons = serializers.ListField(child=serializers.DictField())
-    guardrails = serializers.ListField(child=serializers.DictField())
-    also_notify = serializers.ListField(child=serializers.CharField())
-    routed_at = serializers.DateTimeField()
-
-
 class OutcomeSerializer(serializers.Serializer):
     route = serializers.CharField()
     outcome = serializers.CharField()
     summary = serializers.CharField()
     resolved_at = serializers.DateTimeField(source="closed_at")
-
-
-# Facts the routing read from the roster or the school's records, not from the filing: the
-# reporter is not told them through the explanation (e.g. that a student has an IEP).
-REPORTER_WITHHELD_GUARDRAILS = {"disability_safeguard"}
-REPORTER_ROSTER_RULE = "A rule that also reads the students' school records"
 
 
 class IncidentOutSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
@@ -239,10 +223,6 @@ class IncidentOutSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
             "outcomes",
         ]
 
-    def _for_reporter(self, incident: Incident) -> bool:
-        request = self.context.get("request")
-        return request is not None and request.user.pk == incident.filed_by_id
-
     @extend_schema_field(serializers.CharField(allow_null=True))
     def get_current_route(self, incident: Incident):
         if hasattr(incident, "current_route"):  # annotated, or known when just filed
@@ -256,36 +236,7 @@ class IncidentOutSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
             items = incident_outcomes(incident)
         return OutcomeSerializer(items, many=True).data
 
-    @extend_schema_field(RoutingSerializer(allow_null=True))
+    @extend_schema_field(RoutingDecisionSerializer(allow_null=True))
     def get_routing(self, incident: Incident):
-        if incident.route is None:
-            return None
-        decision = incident.decision or {}
-        reasons = decision.get("reasons", [])
-        guardrails = decision.get("guardrails", [])
-        tried = decision.get("tried", [])
-        rule = {"id": incident.rule_id or None, "name": incident.rule_name or "Default route"}
-        rationale = decision.get("rationale", "")
-        if self._for_reporter(incident):
-            # The reporter sees why, in terms of what they reported; the roster facts (IEP,
-            # 504, BIP, age, earlier incidents) and the rules tried stay with the responders.
-            # A rule that tested roster facts would name them: it is not named either.
-            if any(r.get("fact") not in INTAKE_FACTS for r in reasons):
-                rule = {"id": None, "name": REPORTER_ROSTER_RULE}
-                rationale = ""
-            reasons = [r for r in reasons if r.get("fact") in INTAKE_FACTS]
-            guardrails = [
-                g for g in guardrails if g.get("guardrail") not in REPORTER_WITHHELD_GUARDRAILS
-            ]
-            tried = []
-        return {
-            "route": incident.route,
-            "rule": rule,
-            "ruleset_version": incident.ruleset_version,
-            "reasons": reasons,
-            "guardrails": guardrails,
-            "also_notify": decision.get("also_notify", []),
-            "rationale": rationale,
-            "tried": tried,
-            "routed_at": incident.routed_at,
-        }
+        # What this reader may read of the decision: its reporter is not told roster facts.
+        return routing_decision_for(self.context["request"].user, incident)
