@@ -239,6 +239,11 @@ class ItemState(models.TextChoices):
     HANDED_OFF = "handed_off", "Handed off"
 
 
+# An item is worked until it is resolved or handed off; those two are final.
+OPEN_ITEM_STATES = (ItemState.QUEUED, ItemState.CLAIMED, ItemState.ACKNOWLEDGED)
+FINAL_ITEM_STATES = (ItemState.RESOLVED, ItemState.HANDED_OFF)
+
+
 class ItemOrigin(models.TextChoices):
     ROUTING = "routing", "Routed here"
     NOTIFY = "notify", "Notified"

@@ -10,25 +10,18 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from schools.models import Role
+from schools.models import QUEUE_PAGE_ROLES
 from schools.selectors import roles_of
 
 from . import selectors, services
-from .models import AccessAction, ItemState, Route
+from .models import FINAL_ITEM_STATES, AccessAction, ItemState, Route
 from .queue_forms import HandoffForm, NoteForm, QueueFilterForm, ResolveForm
 
 QUEUE_ITEMS_PER_PAGE = 25
-RESPONDER_ROLES = {
-    Role.COUNSELOR,
-    Role.ADMINISTRATOR,
-    Role.CLINICIAN,
-    Role.SRO,
-    Role.DISTRICT_ADMIN,
-}
 
 
 def _ensure_responder(user) -> None:
-    if not (roles_of(user) & RESPONDER_ROLES or selectors.queues_for(user).exists()):
+    if not (roles_of(user) & QUEUE_PAGE_ROLES or selectors.queues_for(user).exists()):
         raise PermissionDenied("My queues is for counselors, administrators, clinicians and SROs.")
 
 
@@ -84,7 +77,7 @@ def _render_item(request: HttpRequest, detail, *, status: int = 200, **bound) ->
         "detail": detail,
         "item": item,
         "incident": item.incident,
-        "is_open": item.state not in selectors.FINAL_STATES,
+        "is_open": item.state not in FINAL_ITEM_STATES,
         "read_only": getattr(item, "read_only", False),
         "co": detail.co_response,
         "mine_or_unowned": item.owner_id in (None, request.user.pk)

@@ -1,15 +1,13 @@
 from django.urls import NoReverseMatch, reverse
 
-from .models import Role
+from .models import QUEUE_PAGE_ROLES, Role
 from .selectors import roles_of
-
-RESPONDER_ROLES = {Role.COUNSELOR, Role.ADMINISTRATOR, Role.CLINICIAN, Role.SRO}
 
 # (url name, label, who sees it: None = every signed-in person)
 NAV_ITEMS = [
     ("incidents:new", "Report an incident", None),
     ("incidents:mine", "My incidents", None),
-    ("incidents:queues", "My queues", RESPONDER_ROLES | {Role.DISTRICT_ADMIN}),
+    ("incidents:queues", "My queues", QUEUE_PAGE_ROLES),
     ("policies:rulesets", "Routing rules", {Role.DISTRICT_ADMIN}),
     ("reports:equity", "Equity report", {Role.DISTRICT_ADMIN, Role.ADMINISTRATOR}),
     ("incidents:access_log", "Access log", {Role.DISTRICT_ADMIN}),

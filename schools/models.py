@@ -97,6 +97,11 @@ class Role(models.TextChoices):
     DISTRICT_ADMIN = "district_admin", "District admin"
 
 
+# The roles that work responder queues (a district admin oversees them, and sees them too).
+RESPONDER_ROLES = frozenset({Role.COUNSELOR, Role.ADMINISTRATOR, Role.CLINICIAN, Role.SRO})
+QUEUE_PAGE_ROLES = RESPONDER_ROLES | {Role.DISTRICT_ADMIN}
+
+
 class Membership(models.Model):
     """A person's role at one school. A person may hold roles at several schools."""
 

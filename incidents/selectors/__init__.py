@@ -25,9 +25,7 @@ from .incident import (  # noqa: F401
 from .queue import (  # noqa: F401
     COUNTDOWN_AMBER,
     COUNTDOWN_RED,
-    FINAL_STATES,
     LIFE_SAFETY_FACTS,
-    OPEN_STATES,
     ROSTER_FIELDS_BY_ROUTE,
     CoResponse,
     QueueItemDetail,

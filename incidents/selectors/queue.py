@@ -11,6 +11,7 @@ from schools.models import Membership, Role, User
 from schools.selectors import memberships_of
 
 from ..models import (
+    OPEN_ITEM_STATES,
     IncidentStudent,
     ItemOrigin,
     ItemState,
@@ -37,8 +38,6 @@ def queue_items_for(user: User) -> QuerySet[QueueItem]:
 
 # --- Responder queues: who may act on an item, and what they see ---------------------------
 
-OPEN_STATES = ("queued", "claimed", "acknowledged")
-FINAL_STATES = ("resolved", "handed_off")
 
 # What a responder sees of a rostered student in the incident, by the item's route: the SRO
 # and the co-responder team get the behaviour plan and whom to call about it, nothing more;
@@ -162,7 +161,7 @@ def queue_items_listed(
     *,
     school_id: int | None = None,
     route: str | None = None,
-    states: Iterable[str] = OPEN_STATES,
+    states: Iterable[str] = OPEN_ITEM_STATES,
     notifications: bool | None = False,
 ) -> QuerySet[QueueItem]:
     """The items of the user's queues, most urgent first: life safety (by route and by the

@@ -12,6 +12,8 @@ from schools.models import Membership, Role, User
 
 from .. import live
 from ..models import (
+    FINAL_ITEM_STATES,
+    OPEN_ITEM_STATES,
     CoResponderRole,
     CoResponseMember,
     EventKind,
@@ -43,8 +45,6 @@ logger = logging.getLogger(__name__)
 NOTE_MAX_LENGTH = 5_000
 SUMMARY_MAX_LENGTH = 2_000
 HANDOFF_REASON_MAX_LENGTH = 2_000
-_OPEN_STATES = (ItemState.QUEUED, ItemState.CLAIMED, ItemState.ACKNOWLEDGED)
-_FINAL_STATES = (ItemState.RESOLVED, ItemState.HANDED_OFF)
 
 
 class QueueItemConflict(Exception):
@@ -68,7 +68,7 @@ def _queue_item_locked(user: User, item_id: int) -> QueueItem:
 
 
 def _ensure_open(item: QueueItem) -> None:
-    if item.state in _FINAL_STATES:
+    if item.state in FINAL_ITEM_STATES:
         raise QueueItemConflict(
             f"This item is already {item.get_state_display().lower()}: nothing more can be "
             "done to it.",
@@ -96,7 +96,7 @@ def _incident_status_refresh(incident_id: int) -> None:
     """The incident's status follows its open (non-notification) items."""
     incident = Incident.objects.select_for_update().only("pk", "status").get(pk=incident_id)
     states = set(
-        QueueItem.objects.filter(incident_id=incident_id, state__in=_OPEN_STATES)
+        QueueItem.objects.filter(incident_id=incident_id, state__in=OPEN_ITEM_STATES)
         .exclude(origin=ItemOrigin.NOTIFY)
         .values_list("state", flat=True)
     )
@@ -120,7 +120,7 @@ def _notifications_close(incident_id: int) -> None:
 
     items = list(
         QueueItem.objects.select_for_update(of=("self",)).filter(
-            incident_id=incident_id, origin=ItemOrigin.NOTIFY, state__in=_OPEN_STATES
+            incident_id=incident_id, origin=ItemOrigin.NOTIFY, state__in=OPEN_ITEM_STATES
         )
     )
     if not items:
