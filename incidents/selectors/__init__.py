@@ -10,8 +10,7 @@ from .access_log import (  # noqa: F401
 from .incident import (  # noqa: F401
     REPORTER_EVENT_KINDS,
     Answer,
-    _latest_item_route,
-    _resolved_items,
+    ack_deadline_minutes,
     current_route_annotation,
     incident_answers,
     incident_current_route,

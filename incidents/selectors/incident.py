@@ -179,11 +179,15 @@ def routing_decision_for(user: User, incident: Incident) -> dict | None:
     }
 
 
+def ack_deadline_minutes(district, route: str) -> float:
+    """Minutes to acknowledge an item of this route: the district's setting or the default."""
+    overrides = getattr(district, "ack_deadlines", None) or {}
+    return float(overrides.get(route, ROUTE_INFO[route].ack_minutes))
+
+
 def incident_next_step(incident: Incident, route: str | None) -> str:
     """What happens next, in plain words: who has been told, and how soon they must respond
     ("A counselor at Washington Middle has been told and must respond within 15 minutes")."""
-    from ..services import ack_deadline_minutes  # services read selectors: a cycle
-
     school = incident.school.name
     if incident.status == Status.RESOLVED:
         return "The responders have closed this report. What they did is below."

@@ -46,7 +46,6 @@ from .routing import (  # noqa: F401
     ROUTING_BATCH,
     ROUTING_ROUNDS,
     ROUTING_WAKEUP_TTL_MS,
-    ack_deadline_minutes,
     incident_dispatch,
     incident_route,
     incidents_route_waiting,

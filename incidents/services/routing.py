@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from policies import selectors as policy_selectors
 from policies.models import RuleSetStatus
-from policies.registry import ROUTE_INFO
 from triage.redis import client
 
 from .. import live
@@ -26,6 +25,7 @@ from ..models import (
     Status,
     TimelineEvent,
 )
+from ..selectors import ack_deadline_minutes
 from . import delivery
 from .rollups import rollups_incidents_routed
 
@@ -269,12 +269,6 @@ def deliveries_send(due: list[tuple[int, str]]) -> None:
         for start in range(0, len(item_ids), DELIVERY_BATCH):
             chunk = item_ids[start : start + DELIVERY_BATCH]
             delivery.queue_items_deliver_later(item_ids=chunk, route=route)
-
-
-def ack_deadline_minutes(district, route: str) -> float:
-    """Minutes to acknowledge an item of this route: the district's setting or the default."""
-    overrides = getattr(district, "ack_deadlines", None) or {}
-    return float(overrides.get(route, ROUTE_INFO[route].ack_minutes))
 
 
 def _queues_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], ResponderQueue]:

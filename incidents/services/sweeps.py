@@ -17,9 +17,10 @@ from ..models import (
     LiveEvent,
     QueueItem,
 )
+from ..selectors import ack_deadline_minutes
 from . import routing
 from .delivery import email_about_item
-from .routing import ack_deadline_minutes, deliveries_send
+from .routing import deliveries_send
 from .timeline import timeline_record
 
 logger = logging.getLogger(__name__)
