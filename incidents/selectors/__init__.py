@@ -33,6 +33,7 @@ from .queue import (  # noqa: F401
     countdown_state,
     escalated_to_filter,
     incident_students_for_item,
+    item_incident_lock,
     outcomes_for_user,
     queue_item_detail,
     queue_item_for,

@@ -12,6 +12,7 @@ from schools.selectors import memberships_of
 
 from ..models import (
     OPEN_ITEM_STATES,
+    Incident,
     IncidentStudent,
     ItemOrigin,
     ItemState,
@@ -69,6 +70,19 @@ def escalated_to_filter(user: User) -> Q:
     return Q(escalation_level__gte=1, queue__school_id__in=schools)
 
 
+def item_incident_lock(item_id: int) -> None:
+    """Lock the incident of this item (inside a transaction), before the item itself.
+
+    One lock order for every change to an incident's items: the incident, then its items.
+    Each action refreshes the incident's status and rollups under the incident's lock, and a
+    resolve closes the incident's open notification items; an action that took its item first
+    could wait for the incident while another, holding the incident, waited for that item
+    (PostgreSQL found the deadlock under concurrent hand-offs and resolves).
+    """
+    incident_id = QueueItem.objects.filter(pk=item_id).values_list("incident_id", flat=True)
+    list(Incident.objects.select_for_update().filter(pk__in=incident_id).values_list("pk"))
+
+
 def queue_item_for(
     user: User, item_id: int, *, for_update: bool = False, reading: bool = False
 ) -> QueueItem:
@@ -85,6 +99,7 @@ def queue_item_for(
         "queue__school__district", "incident__school__district", "incident__filed_by"
     )
     if for_update:
+        item_incident_lock(item_id)
         # Lock the bare row first, then read it: PostgreSQL re-checks a joined, LIMITed
         # SELECT ... FOR UPDATE after a lock wait and can return no row at all.
         list(QueueItem.objects.select_for_update().filter(pk=item_id).values_list("pk"))

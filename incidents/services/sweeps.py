@@ -17,7 +17,7 @@ from ..models import (
     LiveEvent,
     QueueItem,
 )
-from ..selectors import ack_deadline_minutes
+from ..selectors import ack_deadline_minutes, item_incident_lock
 from . import routing
 from .delivery import email_about_item
 from .routing import deliveries_send
@@ -119,6 +119,7 @@ def queue_items_escalate_overdue(*, now: datetime | None = None) -> int:
 def queue_item_escalate(*, item_id: int, now: datetime) -> bool:
 
     with transaction.atomic():
+        item_incident_lock(item_id)
         item = (
             QueueItem.objects.select_for_update(of=("self",))
             .select_related("queue__school__district", "incident")
