@@ -101,3 +101,12 @@ def test_notifications_close_themselves_when_the_incident_is_resolved(demo):  # 
     assert notified.state == "resolved"
     assert notified.closed_at is not None
     assert list(selectors.queue_items_listed(person("administrator"), notifications=True)) == []
+
+
+def test_the_item_page_says_which_rule_sent_it_and_from_which_version(demo, client):  # noqa: F811
+    item = routed_item("counselor")
+    incident = item.incident
+    client.force_login(person("counselor"))
+    body = client.get(f"/queues/items/{item.pk}/").content.decode()
+    assert incident.rule_name and f"<dt>Rule</dt><dd>{incident.rule_name}</dd>" in body
+    assert f"Version {incident.ruleset_version}" in body
