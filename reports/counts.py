@@ -78,6 +78,13 @@ SUBJECT_DISABILITY = Case(
 
 
 STUDENT_MEASURES = ("instances", "students", "arrest_instances", "arrested_students")
+# A subject's groups, from the current roster: disability, race/ethnicity, sex, English learner.
+STUDENT_GROUP = (
+    SUBJECT_DISABILITY,
+    "student__race_ethnicity",
+    "student__sex",
+    "student__english_learner",
+)
 # {(school, month, route): (incidents, referred, with an arrest)}
 IncidentCounts = dict[tuple[int, date, str], tuple[int, int, int]]
 StudentCells = dict[Cell, dict[str, int]]
@@ -112,13 +119,7 @@ def _direct_student_cells(flt: EquityFilter, *, min_grade: int | None = None) ->
             incident_id__in=referred,
             **_grades(min_grade),
         )
-        .values_list(
-            "incident__school_id",
-            SUBJECT_DISABILITY,
-            "student__race_ethnicity",
-            "student__sex",
-            "student__english_learner",
-        )
+        .values_list("incident__school_id", *STUDENT_GROUP)
         .annotate(
             instances=Count("pk"),
             students=Count("student_id", distinct=True),
@@ -127,11 +128,7 @@ def _direct_student_cells(flt: EquityFilter, *, min_grade: int | None = None) ->
         )
         .order_by()
     )
-    keys = STUDENT_MEASURES
-    return {
-        (school, dis, race, sex, bool(el)): dict(zip(keys, counts, strict=True))
-        for school, dis, race, sex, el, *counts in rows
-    }
+    return _cells(rows)
 
 
 def _direct_incident_counts(flt: EquityFilter) -> IncidentCounts:
@@ -223,13 +220,7 @@ def _rollup_student_cells(flt: EquityFilter, *, min_grade: int | None = None) ->
             instances__gt=0,
             **_grades(min_grade),
         )
-        .values_list(
-            "school_id",
-            SUBJECT_DISABILITY,
-            "student__race_ethnicity",
-            "student__sex",
-            "student__english_learner",
-        )
+        .values_list("school_id", *STUDENT_GROUP)
         .annotate(
             # Not named after the columns: the FILTER below reads the column.
             total_instances=Sum("instances"),
@@ -239,6 +230,11 @@ def _rollup_student_cells(flt: EquityFilter, *, min_grade: int | None = None) ->
         )
         .order_by()
     )
+    return _cells(rows)
+
+
+def _cells(rows) -> StudentCells:
+    """Rows of (school, *STUDENT_GROUP, *STUDENT_MEASURES) as {cell: {measure: count}}."""
     return {
         (school, dis, race, sex, bool(el)): dict(zip(STUDENT_MEASURES, counts, strict=True))
         for school, dis, race, sex, el, *counts in rows
