@@ -49,22 +49,40 @@ class StudentReferralRollup(models.Model):
     """Referrals of one rostered subject student per school x day: ``instances`` referred
     incidents, ``arrest_instances`` of them arrests.
 
-    Keyed by the student, not by their groups: the groups (disability, race/ethnicity, sex,
-    English learner) are read from the current roster when the report runs, as the direct
-    computation does, and a student referred on several days of a period must count once.
-    Only referrals have rows: far fewer than incidents.
+    Keyed by the student, so that a student referred on several days of a period counts once
+    (COUNT DISTINCT). Each referral is counted twice, as the incident rollup's month rows do:
+    in its day's row and in its school year's row (``year``; ``day`` is then August 1st), so a
+    report over a school year reads one row per referred student and school, with no
+    COUNT DISTINCT.
+
+    The student's groups (disability, race/ethnicity, sex, English learner, grade) are copies
+    of the roster as it is now, as the direct computation reads them: a trigger on the roster
+    table (migration 0015) rewrites them whenever a student's groups change, whatever wrote
+    the change (the OneRoster import, the back office, a bulk update), so a report groups the
+    rows without joining the roster. Only referrals have rows: far fewer than incidents.
     """
 
     school = models.ForeignKey("schools.School", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
+    year = models.BooleanField(
+        default=False, help_text="A whole school year, from ``day`` (August 1st)."
+    )
     student = models.ForeignKey("schools.Student", on_delete=models.CASCADE, related_name="+")
     instances = models.IntegerField(default=0)
     arrest_instances = models.IntegerField(default=0)
+    # The student's groups on the roster now (kept by the trigger): "none", "idea" or "504".
+    disability = models.CharField(max_length=4)
+    race_ethnicity = models.CharField(max_length=2)
+    sex = models.CharField(max_length=1)
+    english_learner = models.BooleanField()
+    grade = models.SmallIntegerField()
 
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["school", "day", "student"], name="student_referral_rollup_once"
+                # Year and day first: a school year's rows are one index range.
+                fields=["year", "day", "school", "student"],
+                name="student_referral_rollup_once",
             )
         ]
 

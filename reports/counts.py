@@ -1,7 +1,8 @@
 """The queries behind the equity figures.
 
 ``ROLLUPS`` reads the rollups kept by ``incidents/services/rollups.py`` (a row per school, day and
-route; a row per referred student and day): what the dashboard and its CSV use. ``DIRECT``
+route, and per month; a row per referred student, school and day, and per school year, with
+the student's groups on the roster now): what the dashboard and its CSV use. ``DIRECT``
 computes the same counts from the incidents, their students and their queue items: the
 definition the rollups must agree with (the tests compare the two) and the benchmark's
 "before". Both return the same shapes, so the figures do not know which one they read.
@@ -55,7 +56,7 @@ from incidents.models import (
 from schools.models import Student
 
 from .definitions import arrest_q, referral_q
-from .scope import EquityFilter, incidents_in, period_bounds
+from .scope import EquityFilter, incidents_in, period_bounds, school_year_of
 
 ROUTE_LABELS = dict(Route.choices)
 
@@ -209,24 +210,49 @@ def _rollup_incident_counts(flt: EquityFilter) -> IncidentCounts:
     return out
 
 
+def _whole_school_years(flt: EquityFilter) -> list[date]:
+    """The first days of the school years the period is made of, or [] when it is not made of
+    whole school years."""
+    starts, day = [], flt.start
+    while day <= flt.end:
+        start, end = school_year_of(day)
+        if start != day or end > flt.end:
+            return []
+        starts.append(start)
+        day = end + timedelta(days=1)
+    return starts
+
+
 def _rollup_student_cells(flt: EquityFilter, *, min_grade: int | None = None) -> StudentCells:
-    """The same cells from the per-student, per-day rollup, grouped by the current roster;
-    a student referred on several days of the period counts once (COUNT DISTINCT)."""
+    """The same cells from the per-student rollup, whose rows carry the student's groups on
+    the roster now: no join. A period of whole school years reads the year rows (one per
+    student and school and year); any other period the day rows. A student referred on
+    several days (or years) of the period counts once (COUNT DISTINCT, unless one year)."""
+    years = _whole_school_years(flt)
+    if years:
+        period = Q(year=True, day__in=years)
+    else:
+        period = Q(year=False, day__gte=flt.start, day__lte=flt.end)
+    if len(years) == 1:
+        students = Count("pk")  # one row per student: no DISTINCT (and no sort) needed
+        arrested = Count("pk", filter=Q(arrest_instances__gt=0))
+    else:
+        students = Count("student_id", distinct=True)
+        arrested = Count("student_id", distinct=True, filter=Q(arrest_instances__gt=0))
     rows = (
         StudentReferralRollup.objects.filter(
+            period,
             school_id__in=flt.school_ids,
-            day__gte=flt.start,
-            day__lte=flt.end,
             instances__gt=0,
-            **_grades(min_grade),
+            **({} if min_grade is None else {"grade__gte": min_grade}),
         )
-        .values_list("school_id", *STUDENT_GROUP)
+        .values_list("school_id", "disability", "race_ethnicity", "sex", "english_learner")
         .annotate(
             # Not named after the columns: the FILTER below reads the column.
             total_instances=Sum("instances"),
-            students=Count("student_id", distinct=True),
+            students=students,
             total_arrest_instances=Sum("arrest_instances"),
-            arrested_students=Count("student_id", distinct=True, filter=Q(arrest_instances__gt=0)),
+            arrested_students=arrested,
         )
         .order_by()
     )

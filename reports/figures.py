@@ -42,6 +42,7 @@ from schools.models import RaceEthnicity, School, Sex
 
 from .counts import (
     ROLLUPS,
+    STUDENT_MEASURES,
     Cell,
     Source,
     ack_medians,
@@ -167,24 +168,30 @@ class EquityFigures:
         return {"incidents": f"{self.incidents:,}", **cells}
 
 
-def _group(
-    key: str,
-    label: str,
-    member,
+def _group_rows(
+    groups: list[tuple[str, str, object]],
+    key_of,
     referred: dict[Cell, dict[str, int]],
     enrolled: dict[Cell, int],
     totals: GroupRow,
-) -> GroupRow:
-    row = GroupRow(key=key, label=label)
-    row.enrolled = sum(n for cell, n in enrolled.items() if member(cell))
+) -> list[GroupRow]:
+    """One row per (key, label, match) of ``groups``: the cells whose ``key_of(cell)`` is
+    ``match``, added up in one pass over the cells."""
+    rows = {match: GroupRow(key=key, label=label) for key, label, match in groups}
+    for cell, n in enrolled.items():
+        row = rows.get(key_of(cell))
+        if row is not None:
+            row.enrolled += n
     for cell, counts in referred.items():
-        if member(cell):
+        row = rows.get(key_of(cell))
+        if row is not None:
             row.instances += counts["instances"]
             row.students += counts["students"]
             row.arrest_instances += counts["arrest_instances"]
             row.arrested_students += counts["arrested_students"]
-    row.risk_ratio = risk_ratio(row.students, row.enrolled, totals.students, totals.enrolled)
-    return row
+    for row in rows.values():
+        row.risk_ratio = risk_ratio(row.students, row.enrolled, totals.students, totals.enrolled)
+    return list(rows.values())
 
 
 def equity_figures(
@@ -210,33 +217,47 @@ def _equity_figures(flt: EquityFilter, *, operations: bool, source: Source) -> E
         totals.arrest_instances += counts["arrest_instances"]
         totals.arrested_students += counts["arrested_students"]
 
-    def rows(groups) -> list[GroupRow]:
-        return [
-            _group(key, label, member, referred, enrolled, totals) for key, label, member in groups
-        ]
+    # The district's groups add up the schools' cells: add them up once per group (at most a
+    # hundred), not once per table.
+    group_referred: dict[Cell, dict[str, int]] = defaultdict(
+        lambda: dict.fromkeys(STUDENT_MEASURES, 0)
+    )
+    for (_school, *group), cell_counts in referred.items():
+        summed = group_referred[(None, *group)]
+        for measure, n in cell_counts.items():
+            summed[measure] += n
+    group_enrolled: dict[Cell, int] = defaultdict(int)
+    for (_school, *group), n in enrolled.items():
+        group_enrolled[(None, *group)] += n
 
+    def rows(groups, key_of) -> list[GroupRow]:
+        return _group_rows(list(groups), key_of, group_referred, group_enrolled, totals)
+
+    # A cell is (school, disability, race/ethnicity, sex, English learner).
     by_disability = rows(
-        (key, label, lambda cell, key=key: cell[1] == key) for key, label in DISABILITY_GROUPS
+        ((key, label, key) for key, label in DISABILITY_GROUPS), lambda cell: cell[1]
     )
     present_sexes = {cell[3] for cell in enrolled} | {cell[3] for cell in referred}
     sexes = [(code, label) for code, label in Sex.choices if code in present_sexes]
     by_race_sex = rows(
         (
-            f"{race}-{sex}",
-            f"{race_label}, {sex_label.lower()}",
-            lambda cell, race=race, sex=sex: cell[2] == race and cell[3] == sex,
-        )
-        for race, race_label in RaceEthnicity.choices
-        for sex, sex_label in sexes
+            (f"{race}-{sex}", f"{race_label}, {sex_label.lower()}", (race, sex))
+            for race, race_label in RaceEthnicity.choices
+            for sex, sex_label in sexes
+        ),
+        lambda cell: (cell[2], cell[3]),
     )
     by_el_sex = rows(
         (
-            f"{'el' if el else 'not-el'}-{sex}",
-            f"{'English learners' if el else 'Not English learners'}, {sex_label.lower()}",
-            lambda cell, el=el, sex=sex: cell[4] == el and cell[3] == sex,
-        )
-        for el in (True, False)
-        for sex, sex_label in sexes
+            (
+                f"{'el' if el else 'not-el'}-{sex}",
+                f"{'English learners' if el else 'Not English learners'}, {sex_label.lower()}",
+                (el, sex),
+            )
+            for el in (True, False)
+            for sex, sex_label in sexes
+        ),
+        lambda cell: (cell[4], cell[3]),
     )
 
     schools = {s.pk: SchoolRow(school=s) for s in flt.schools}

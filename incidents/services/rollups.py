@@ -31,8 +31,9 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, Case, Count, Q, Value, When
 from django.db.models.functions import TruncDate
 
-from schools.models import District
+from schools.models import District, Student
 
+from ..facts import school_year_start
 from ..models import (
     LAW_ENFORCEMENT_ITEM,
     LAW_ENFORCEMENT_OUTCOMES,
@@ -51,7 +52,15 @@ from ..models import (
 Flags = tuple[bool, bool]  # (referral to law enforcement, arrest)
 ItemFacts = tuple[str, str, str]  # an item's (origin, route, outcome)
 INCIDENT_KEY = ("school_id", "month", "day", "route", "referred", "arrested")
-STUDENT_KEY = ("school_id", "day", "student_id")
+STUDENT_KEY = ("year", "day", "school_id", "student_id")
+# The roster groups a student rollup row copies, as SQL over the student row ``s``.
+STUDENT_GROUPS = {
+    "disability": "CASE WHEN s.iep THEN 'idea' WHEN s.section_504 THEN '504' ELSE 'none' END",
+    "race_ethnicity": "s.race_ethnicity",
+    "sex": "s.sex",
+    "english_learner": "s.english_learner",
+    "grade": "s.grade",
+}
 
 
 def incident_flags(route: str | None, items: Iterable[ItemFacts]) -> Flags:
@@ -102,9 +111,13 @@ class _Changes:
         arrests = int(after[1]) - int(was_arrested)
         if referred or arrests:
             for student_id in subjects:
-                counts = self.students[incident.school_id, day, student_id]
-                counts[0] += referred
-                counts[1] += arrests
+                for key in (
+                    (False, day, incident.school_id, student_id),
+                    (True, school_year_start(day), incident.school_id, student_id),
+                ):
+                    counts = self.students[key]
+                    counts[0] += referred
+                    counts[1] += arrests
 
     def apply(self) -> None:
         _add(
@@ -113,12 +126,7 @@ class _Changes:
             ("incidents",),
             [(*key, n) for key, n in sorted(self.incidents.items()) if n],
         )
-        _add(
-            StudentReferralRollup,
-            STUDENT_KEY,
-            ("instances", "arrest_instances"),
-            [(*key, *n) for key, n in sorted(self.students.items()) if any(n)],
-        )
+        _students_add([(*key, *n) for key, n in sorted(self.students.items()) if any(n)])
 
 
 def _add(model, key: tuple[str, ...], counts: tuple[str, ...], rows: list[tuple]) -> None:
@@ -137,6 +145,45 @@ def _add(model, key: tuple[str, ...], counts: tuple[str, ...], rows: list[tuple]
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [v for row in rows for v in row])
+
+
+def _students_add(rows: list[tuple]) -> None:
+    """Add (year, day, school, student, instances, arrest instances) rows, sorted by key, to
+    the student rollup with the students' groups read from the roster in the same statement.
+
+    On PostgreSQL the students are share-locked first (in id order): a roster change of one of
+    them waits for this transaction, and its trigger then rewrites the rows this one added; a
+    roster change already made waits to commit before this one reads the groups. SQLite runs
+    one writer at a time."""
+    if not rows:
+        return
+    table = connection.ops.quote_name(StudentReferralRollup._meta.db_table)
+    students = connection.ops.quote_name(Student._meta.db_table)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            ids = sorted({row[3] for row in rows})
+            cursor.execute(
+                f"SELECT 1 FROM {students} WHERE id = ANY(%s) ORDER BY id FOR SHARE",  # noqa: S608
+                [ids],
+            )
+        groups = ", ".join(STUDENT_GROUPS)
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(rows))
+        refresh = ", ".join(f"{c} = excluded.{c}" for c in STUDENT_GROUPS)
+        # Table and column names come from the models, every value is a parameter. VALUES
+        # names its columns column1..column6 on both databases; SQLite needs the WHERE to
+        # read ON CONFLICT as the upsert's.
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(STUDENT_KEY)}, instances, arrest_instances, "  # noqa: S608
+            f"{groups}) SELECT v.column1, v.column2, v.column3, v.column4, v.column5, "
+            f"v.column6, {', '.join(STUDENT_GROUPS.values())} FROM (VALUES {values}) v "
+            f"JOIN {students} s ON s.id = v.column4 WHERE 1 = 1 "
+            "ORDER BY v.column1, v.column2, v.column3, v.column4 "
+            f"ON CONFLICT ({', '.join(STUDENT_KEY)}) DO UPDATE SET "
+            f"instances = {table}.instances + excluded.instances, "
+            f"arrest_instances = {table}.arrest_instances + excluded.arrest_instances, "
+            f"{refresh}",
+            [v for row in rows for v in row],
+        )
 
 
 def _subjects(incident_ids: Iterable[int]) -> dict[int, list[int]]:
@@ -237,6 +284,11 @@ def _source_rows(district: District) -> tuple[list[IncidentRollup], list[Student
         .annotate(n=Count("pk"))
         .order_by()
     )
+    disability = Case(
+        When(student__iep=True, then=Value("idea")),
+        When(student__section_504=True, then=Value("504")),
+        default=Value("none"),
+    )
     student_rows = (
         IncidentStudent.objects.filter(
             role=InvolvementRole.SUBJECT,
@@ -244,13 +296,43 @@ def _source_rows(district: District) -> tuple[list[IncidentRollup], list[Student
             incident_id__in=routed.filter(referred).values("pk"),
         )
         .annotate(day=TruncDate("incident__occurred_at", tzinfo=zone))
-        .values_list("incident__school_id", "day", "student_id")
+        .values_list(
+            "incident__school_id",
+            "day",
+            "student_id",
+            disability,
+            "student__race_ethnicity",
+            "student__sex",
+            "student__english_learner",
+            "student__grade",
+        )
         .annotate(n=Count("pk"), arrests=Count("pk", filter=Q(incident_id__in=arrests)))
         .order_by()
     )
     months: Counter = Counter()
     for school, day, route, r, a, n in incident_rows:
         months[school, day.replace(day=1), route, r, a] += n
+    days, years = [], {}
+    for school, day, student, *groups, n, a in student_rows:
+        cells = dict(zip(STUDENT_GROUPS, groups, strict=True))
+        days.append(
+            StudentReferralRollup(
+                school_id=school,
+                day=day,
+                student_id=student,
+                instances=n,
+                arrest_instances=a,
+                **cells,
+            )
+        )
+        start = school_year_start(day)
+        year = years.get((school, start, student))
+        if year is None:
+            year = years[school, start, student] = StudentReferralRollup(
+                school_id=school, day=start, year=True, student_id=student, **cells
+            )
+        year.instances += n
+        year.arrest_instances += a
     return (
         [
             IncidentRollup(
@@ -270,12 +352,7 @@ def _source_rows(district: District) -> tuple[list[IncidentRollup], list[Student
             )
             for (school, day, route, r, a), n in sorted(months.items())
         ],
-        [
-            StudentReferralRollup(
-                school_id=school, day=day, student_id=student, instances=n, arrest_instances=a
-            )
-            for school, day, student, n, a in student_rows
-        ],
+        days + list(years.values()),
     )
 
 

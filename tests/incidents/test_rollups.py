@@ -21,13 +21,13 @@ from incidents.models import (
     StudentReferralRollup,
 )
 from incidents.selectors import outcomes_for_user
-from incidents.services.rollups import incident_flags
+from incidents.services.rollups import STUDENT_GROUPS, incident_flags
 from policies.services import ruleset_ensure_default
 from reports.counts import DIRECT, ROLLUPS
 from reports.crdc import crdc_file
 from reports.figures import EquityFilter, equity_figures
 from schools.demo import seed_people_and_roster
-from schools.models import District, School, Student, User
+from schools.models import District, RaceEthnicity, School, Student, User
 
 ROUTE_INPUTS = {
     "counselor": {"category": "emotional_crisis"},
@@ -82,27 +82,33 @@ def open_items():
 
 def rollup_rows(*, months: bool = False) -> tuple[set, set]:
     """The rollups without the rows that count nothing (left behind when an incident moves);
-    the incidents' day rows (``months``: and month rows)."""
+    the day rows (``months``: and the incidents' month rows and the students' school year
+    rows, with the groups the student rows copy from the roster)."""
     incidents = IncidentRollup.objects.exclude(incidents=0)
-    if not months:
+    students = StudentReferralRollup.objects.exclude(instances=0, arrest_instances=0)
+    columns = ("school_id", "day", "student_id", "instances", "arrest_instances")
+    if months:
+        columns += ("year", *STUDENT_GROUPS)
+    else:
         incidents = incidents.filter(month=False)
+        students = students.filter(year=False)
     return (
         set(
             incidents.values_list(
                 "school_id", "day", "route", "referred", "arrested", "incidents", "month"
             )
         ),
-        set(
-            StudentReferralRollup.objects.exclude(instances=0, arrest_instances=0).values_list(
-                "school_id", "day", "student_id", "instances", "arrest_instances"
-            )
-        ),
+        set(students.values_list(*columns)),
     )
 
 
 def assert_rollups_match(district: District, rng: random.Random) -> None:
     schools = tuple(School.objects.filter(district=district).order_by("name"))
-    filters = [EquityFilter(district=district, schools=schools, start=YEAR[0], end=YEAR[1])]
+    filters = [
+        # A school year (its year rows), two school years (year rows, students counted once).
+        EquityFilter(district=district, schools=schools, start=YEAR[0], end=YEAR[1]),
+        EquityFilter(district=district, schools=schools, start=date(2024, 8, 1), end=YEAR[1]),
+    ]
     for _ in range(4):  # random periods and schools, month ends and single days included
         start = YEAR[0] + timedelta(days=rng.randrange(365))
         end = start + timedelta(days=rng.choice([0, 1, 30, 90]))
@@ -157,6 +163,27 @@ def test_rollups_equal_the_direct_counts_after_random_work(demo, seed):
         for item in rng.sample(items, len(items) * 2 // 3):
             act(rng, item)
     assert IncidentRollup.objects.filter(referred=True).exists()
+    assert_rollups_match(demo, rng)
+
+    # The roster changes afterwards, by every kind of write: the report groups students as
+    # the roster has them now, and the rollup rows follow (the trigger on the roster table).
+    referred = list(
+        Student.objects.filter(pk__in=StudentReferralRollup.objects.values("student_id")).order_by(
+            "pk"
+        )
+    )
+    assert len(referred) >= 6
+    for kid in referred[:3]:  # one by one, as the back office saves them
+        kid.iep, kid.section_504 = not kid.iep, kid.iep
+        others = [c for c in RaceEthnicity.values if c != kid.race_ethnicity]
+        kid.race_ethnicity = rng.choice(others)
+        kid.save()
+    for kid in referred[3:6]:  # in bulk, as the OneRoster import does
+        kid.sex = "F" if kid.sex == "M" else "M"
+        kid.english_learner = not kid.english_learner
+        kid.grade = -1 if kid.grade > 0 else 5
+    Student.objects.bulk_update(referred[3:6], ["sex", "english_learner", "grade"])
+    Student.objects.filter(pk=referred[-1].pk).update(section_504=True, iep=False)
     assert_rollups_match(demo, rng)
 
     kept = rollup_rows(months=True)
@@ -247,7 +274,7 @@ def test_concurrent_hand_offs_and_resolves_keep_the_rollups_exact(is_postgres):
         items = {item.origin: item for item in QueueItem.objects.filter(incident=incident)}
         assert items["routing"].route == "counselor", "the disability rule routes it"
         pairs.append((items["routing"].pk, items["notify"].pk))
-    start = threading.Barrier(len(pairs) * 2)
+    start = threading.Barrier(len(pairs) * 2 + 2)
     errors: list[BaseException] = []
     late: list[int] = []
 
@@ -266,6 +293,15 @@ def test_concurrent_hand_offs_and_resolves_keep_the_rollups_exact(is_postgres):
         )
         services.queue_item_resolve(user=person("sro"), item_id=new.pk, outcome="arrest")
 
+    def regroup(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(12):
+            Student.objects.filter(pk=kid.pk).update(
+                race_ethnicity=rng.choice(RaceEthnicity.values),
+                sex=rng.choice("MF"),
+                english_learner=rng.random() < 0.5,
+            )
+
     def refer(item_id: int) -> None:
         try:
             services.queue_item_resolve(
@@ -283,11 +319,24 @@ def test_concurrent_hand_offs_and_resolves_keep_the_rollups_exact(is_postgres):
             threading.Thread(target=run, args=(lambda i=routing_id: handoff_then_arrest(i),))
         )
         threads.append(threading.Thread(target=run, args=(lambda i=notify_id: refer(i),)))
+    for seed in (1, 2):  # the roster sync changes the student's groups meanwhile
+        threads.append(threading.Thread(target=run, args=(lambda s=seed: regroup(s),)))
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
     assert not errors, errors
+    kid.refresh_from_db()
+    groups = {
+        (
+            "idea" if kid.iep else "504" if kid.section_504 else "none",
+            kid.race_ethnicity,
+            kid.sex,
+            kid.english_learner,
+            kid.grade,
+        )
+    }
+    assert set(StudentReferralRollup.objects.values_list(*STUDENT_GROUPS)) == groups
     day = when.date()
     assert rollup_rows() == (
         {(school.pk, day, "counselor", True, True, len(pairs), False)},
