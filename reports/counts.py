@@ -7,8 +7,10 @@ computes the same counts from the incidents, their students and their queue item
 definition the rollups must agree with (the tests compare the two) and the benchmark's
 "before". Both return the same shapes, so the figures do not know which one they read.
 
+Enrolment (the roster as it is now) comes from the enrolment rollup, which triggers on the
+roster table keep (``schools.EnrolmentRollup``); DIRECT groups the students.
+
 The counts that do not come from the rollups, and why:
-- enrolment: the roster as it is now (a GROUP BY over the students of the schools in view);
 - overrides: hand-offs dated by the hand-off, not the incident (the small partial index
   ``timeline_handoff_at``);
 - median times to acknowledge: a median cannot be added up from counts; it is read at its
@@ -53,7 +55,7 @@ from incidents.models import (
     StudentReferralRollup,
     TimelineEvent,
 )
-from schools.models import Student
+from schools.models import EnrolmentRollup, Student
 
 from .definitions import arrest_q, referral_q
 from .scope import EquityFilter, incidents_in, period_bounds, school_year_of
@@ -272,16 +274,14 @@ class Source:
     name: str
     incident_counts: Callable[[EquityFilter], IncidentCounts]
     student_cells: Callable[..., StudentCells]  # (EquityFilter, *, min_grade=None)
+    enrolment: Callable[[EquityFilter], dict[Cell, int]]
 
 
-ROLLUPS = Source("rollups", _rollup_incident_counts, _rollup_student_cells)
-DIRECT = Source("direct", _direct_incident_counts, _direct_student_cells)
+# --- enrolment ----------------------------------------------------------------------------------
 
 
-# --- read directly in either case --------------------------------------------------------------
-
-
-def enrolment_cells(flt: EquityFilter) -> dict[Cell, int]:
+def _direct_enrolment(flt: EquityFilter) -> dict[Cell, int]:
+    """{cell: students enrolled}: the roster as it is now, one GROUP BY over the students."""
     rows = (
         Student.objects.filter(school_id__in=flt.school_ids)
         .values_list("school_id", STUDENT_DISABILITY, "race_ethnicity", "sex", "english_learner")
@@ -289,6 +289,22 @@ def enrolment_cells(flt: EquityFilter) -> dict[Cell, int]:
         .order_by()
     )
     return {(school, dis, race, sex, bool(el)): n for school, dis, race, sex, el, n in rows}
+
+
+def _rollup_enrolment(flt: EquityFilter) -> dict[Cell, int]:
+    """The same from the enrolment rollup that triggers on the roster keep (a few rows per
+    school)."""
+    rows = EnrolmentRollup.objects.filter(school_id__in=flt.school_ids, students__gt=0).values_list(
+        "school_id", "disability", "race_ethnicity", "sex", "english_learner", "students"
+    )
+    return {(school, dis, race, sex, bool(el)): n for school, dis, race, sex, el, n in rows}
+
+
+ROLLUPS = Source("rollups", _rollup_incident_counts, _rollup_student_cells, _rollup_enrolment)
+DIRECT = Source("direct", _direct_incident_counts, _direct_student_cells, _direct_enrolment)
+
+
+# --- read directly in either case --------------------------------------------------------------
 
 
 def overrides(flt: EquityFilter) -> list[dict]:

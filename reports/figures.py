@@ -46,7 +46,6 @@ from .counts import (
     Cell,
     Source,
     ack_medians,
-    enrolment_cells,
     overrides,
 )
 from .definitions import REFERRAL_ROUTES
@@ -207,7 +206,7 @@ def equity_figures(
 
 def _equity_figures(flt: EquityFilter, *, operations: bool, source: Source) -> EquityFigures:
     referred = source.student_cells(flt)
-    enrolled = enrolment_cells(flt)
+    enrolled = source.enrolment(flt)
     incidents = source.incident_counts(flt)
     totals = GroupRow(key="all", label="All students")
     totals.enrolled = sum(enrolled.values())

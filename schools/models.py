@@ -204,6 +204,35 @@ class Student(models.Model):
         return years
 
 
+class EnrolmentRollup(models.Model):
+    """Students on the roster per school x group (disability, race/ethnicity, sex, English
+    learner): the enrolment the equity report divides by, in a few rows per school.
+
+    Kept by triggers on the roster table (migration 0004), whatever writes the roster (the
+    OneRoster import in bulk, the back office, a move to another school, a deletion): in the
+    same transaction, so it always equals a GROUP BY over the students. Rows may fall to 0.
+    """
+
+    school = models.ForeignKey(School, on_delete=models.CASCADE, related_name="+")
+    disability = models.CharField(max_length=4)  # "none", "idea" (an IEP) or "504" (only)
+    race_ethnicity = models.CharField(max_length=2)
+    sex = models.CharField(max_length=1)
+    english_learner = models.BooleanField()
+    students = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["school", "disability", "race_ethnicity", "sex", "english_learner"],
+                name="enrolment_rollup_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.school_id} {self.disability} {self.race_ethnicity}: {self.students}"
+
+
+
 class RosterImportRun(models.Model):
     """One OneRoster import: by hand (import_oneroster) or by the scheduled sync."""
 

@@ -31,7 +31,7 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, Case, Count, Q, Value, When
 from django.db.models.functions import TruncDate
 
-from schools.models import District, Student
+from schools.models import District, EnrolmentRollup, Student
 
 from ..facts import school_year_start
 from ..models import (
@@ -356,6 +356,30 @@ def _source_rows(district: District) -> tuple[list[IncidentRollup], list[Student
     )
 
 
+def _enrolment_rebuild(district: District) -> None:
+    """The enrolment rollup (kept by triggers on the roster) recomputed from the roster."""
+    EnrolmentRollup.objects.filter(school__district=district).delete()
+    disability = Case(
+        When(iep=True, then=Value("idea")),
+        When(section_504=True, then=Value("504")),
+        default=Value("none"),
+    )
+    EnrolmentRollup.objects.bulk_create(
+        EnrolmentRollup(
+            school_id=school,
+            disability=dis,
+            race_ethnicity=race,
+            sex=sex,
+            english_learner=el,
+            students=n,
+        )
+        for school, dis, race, sex, el, n in Student.objects.filter(school__district=district)
+        .values_list("school_id", disability, "race_ethnicity", "sex", "english_learner")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+
+
 def rollups_rebuild(*, district: District) -> tuple[int, int]:
     """Recompute a district's rollups from the source rows, in one transaction; returns the
     numbers of (incident, student) rows. Idempotent.
@@ -368,7 +392,7 @@ def rollups_rebuild(*, district: District) -> tuple[int, int]:
         if connection.vendor == "postgresql":
             tables = ", ".join(
                 connection.ops.quote_name(m._meta.db_table)
-                for m in (IncidentRollup, StudentReferralRollup)
+                for m in (IncidentRollup, StudentReferralRollup, EnrolmentRollup)
             )
             with connection.cursor() as cursor:
                 cursor.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
@@ -377,6 +401,7 @@ def rollups_rebuild(*, district: District) -> tuple[int, int]:
         incident_rows, student_rows = _source_rows(district)
         IncidentRollup.objects.bulk_create(incident_rows, batch_size=5000)
         StudentReferralRollup.objects.bulk_create(student_rows, batch_size=5000)
+        _enrolment_rebuild(district)
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:  # fresh statistics for the report's plans
                 cursor.execute(f"ANALYZE {tables}")

@@ -117,6 +117,7 @@ def assert_rollups_match(district: District, rng: random.Random) -> None:
     for flt in filters:
         assert ROLLUPS.incident_counts(flt) == DIRECT.incident_counts(flt), flt
         assert ROLLUPS.student_cells(flt) == DIRECT.student_cells(flt), flt
+        assert ROLLUPS.enrolment(flt) == DIRECT.enrolment(flt), flt
     for source in (ROLLUPS, DIRECT):
         figures = equity_figures(filters[0], source=source)
         shown = (
