@@ -182,11 +182,14 @@ def _rollup_rows(flt: EquityFilter) -> Q:
     if not whole:
         return Q(month=False, day__gte=flt.start, day__lte=flt.end)
     after_whole = (whole[-1] + timedelta(days=32)).replace(day=1)
-    return (
-        Q(month=True, day__in=whole)
-        | Q(month=False, day__gte=flt.start, day__lt=whole[0])
-        | Q(month=False, day__gte=after_whole, day__lte=flt.end)
-    )
+    rows = Q(month=True, day__in=whole)
+    # The ends only when there are days there: a period of whole months is then one index
+    # range, which the planner sees (an OR of empty ranges hides it).
+    if flt.start < whole[0]:
+        rows |= Q(month=False, day__gte=flt.start, day__lt=whole[0])
+    if after_whole <= flt.end:
+        rows |= Q(month=False, day__gte=after_whole, day__lte=flt.end)
+    return rows
 
 
 def _rollup_incident_counts(flt: EquityFilter) -> IncidentCounts:
@@ -196,8 +199,7 @@ def _rollup_incident_counts(flt: EquityFilter) -> IncidentCounts:
         IncidentRollup.objects.filter(
             _rollup_rows(flt), school_id__in=flt.school_ids, incidents__gt=0
         )
-        .annotate(month_of=TruncMonth("day"))
-        .values_list("school_id", "month_of", "route")
+        .values_list("school_id", "day", "route")
         .annotate(
             n=Sum("incidents"),
             referred=Coalesce(Sum("incidents", filter=Q(referred=True)), 0),
@@ -205,11 +207,17 @@ def _rollup_incident_counts(flt: EquityFilter) -> IncidentCounts:
         )
         .order_by()
     )
-    out = {}
-    for school, month, route, n, referred, arrests in rows:
-        key = month.date() if isinstance(month, datetime) else month
-        out[school, key, route] = (n, referred, arrests)
-    return out
+    # Grouped by day (a month row's day is the 1st): the days of the period's ends are added
+    # to their month here.
+    out: dict[tuple[int, date, str], list[int]] = {}
+    for school, day, route, *counts in rows:
+        key = (school, day.replace(day=1), route)
+        total = out.get(key)
+        if total is None:
+            out[key] = counts
+        else:
+            out[key] = [a + b for a, b in zip(total, counts, strict=True)]
+    return {key: tuple(counts) for key, counts in out.items()}
 
 
 def _whole_school_years(flt: EquityFilter) -> list[date]:
