@@ -53,23 +53,25 @@ def trigger_drop(apps, schema_editor):
         )
 
 
+FILL_GROUPS = (
+    "UPDATE incidents_studentreferralrollup SET "  # noqa: S608 - constants
+    f"disability = {DISABILITY.replace('NEW.', 's.')}, race_ethnicity = s.race_ethnicity, "
+    "sex = s.sex, english_learner = s.english_learner, grade = s.grade "
+    "FROM schools_student s WHERE s.id = incidents_studentreferralrollup.student_id"
+)
+
+
 def groups_and_years_fill(apps, schema_editor):
-    """The rows written before these columns: their student's groups, and the year rows."""
+    """The rows written before these columns: their student's groups (one UPDATE ... FROM,
+    PostgreSQL and SQLite alike), and the year rows, added up from the day rows."""
+    schema_editor.execute(FILL_GROUPS, params=None)
     rollup = apps.get_model("incidents", "StudentReferralRollup")
     years: dict[tuple, list] = {}
-    rows = list(rollup.objects.filter(year=False).select_related("student"))
-    for row in rows:
-        s = row.student
-        row.disability = "idea" if s.iep else "504" if s.section_504 else "none"
-        row.race_ethnicity, row.sex = s.race_ethnicity, s.sex
-        row.english_learner, row.grade = s.english_learner, s.grade
+    for row in rollup.objects.filter(year=False).iterator(chunk_size=5000):
         start = date(row.day.year if row.day.month >= 8 else row.day.year - 1, 8, 1)
         year = years.setdefault((row.school_id, start, row.student_id), [0, 0, row])
         year[0] += row.instances
         year[1] += row.arrest_instances
-    rollup.objects.bulk_update(
-        rows, ["disability", "race_ethnicity", "sex", "english_learner", "grade"], batch_size=2000
-    )
     rollup.objects.bulk_create(
         [
             rollup(
@@ -89,6 +91,11 @@ def groups_and_years_fill(apps, schema_editor):
         ],
         batch_size=2000,
     )
+
+
+def years_drop(apps, schema_editor):
+    """Back to day rows only (the school year rows would read as day rows of August 1st)."""
+    apps.get_model("incidents", "StudentReferralRollup").objects.filter(year=True).delete()
 
 
 class Migration(migrations.Migration):
@@ -145,6 +152,6 @@ class Migration(migrations.Migration):
                 fields=("year", "day", "school", "student"), name="student_referral_rollup_once"
             ),
         ),
-        migrations.RunPython(groups_and_years_fill, migrations.RunPython.noop),
+        migrations.RunPython(groups_and_years_fill, years_drop),
         migrations.RunPython(trigger_create, trigger_drop),
     ]
