@@ -119,7 +119,10 @@ class AckWaitRollup(models.Model):
     that the median is read from one bucket's items. Day and month rows as in
     ``IncidentRollup``."""
 
-    school = models.ForeignKey("schools.School", on_delete=models.CASCADE, related_name="+")
+    # Indexed by the constraint below, which starts with the school.
+    school = models.ForeignKey(
+        "schools.School", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     day = models.DateField()
     month = models.BooleanField(default=False, help_text="A whole month, from ``day`` (the 1st).")
     route = models.CharField(max_length=16)
@@ -129,7 +132,10 @@ class AckWaitRollup(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["month", "day", "school", "route", "bucket"], name="ack_wait_rollup_once"
+                # School first: this table is read for a few schools at a time (most of a
+                # district reads the district's rows less the others').
+                fields=["school", "month", "day", "route", "bucket"],
+                name="ack_wait_rollup_once",
             )
         ]
 
@@ -142,7 +148,9 @@ class AckWaitDistrictRollup(models.Model):
     few thousand rows instead of a row per school, and most of the schools read the district
     less the others."""
 
-    district = models.ForeignKey("schools.District", on_delete=models.CASCADE, related_name="+")
+    district = models.ForeignKey(
+        "schools.District", on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     day = models.DateField()
     month = models.BooleanField(default=False, help_text="A whole month, from ``day`` (the 1st).")
     route = models.CharField(max_length=16)
@@ -152,7 +160,7 @@ class AckWaitDistrictRollup(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["month", "day", "district", "route", "bucket"],
+                fields=["district", "month", "day", "route", "bucket"],
                 name="ack_wait_district_rollup_once",
             )
         ]

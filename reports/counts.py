@@ -381,7 +381,9 @@ def _rollup_ack_medians(flt: EquityFilter) -> AckMedians:
     since, until = period_bounds(flt.district, flt.start, flt.end)
     # The queues' ids, not a join: the index then returns the bucket's items in wait order.
     queues = list(
-        ResponderQueue.objects.filter(school_id__in=flt.school_ids).values_list("pk", flat=True)
+        ResponderQueue.objects.filter(school_id__in=flt.school_ids)
+        .order_by()
+        .values_list("pk", flat=True)
     )
     medians: AckMedians = {}
     for route, buckets in histogram.items():
