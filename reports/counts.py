@@ -308,6 +308,10 @@ def _median_at_rank(items: QuerySet[QueueItem], n: int) -> timedelta:
 
 
 def _middle(middle: list[timedelta]) -> timedelta:
+    """The median of the one or two middle waits, rounded to the microsecond as each
+    database's direct computation rounds it."""
+    if connection.vendor != "postgresql":
+        return statistics.median(middle)  # (a + b) / 2, as the SQLite branch below
     return middle[0] + (middle[1] - middle[0]) / 2 if len(middle) == 2 else middle[0]
 
 
