@@ -2,9 +2,10 @@
 thousands of rows instead of a million incidents.
 
 Kept current in the same transaction as the writes that change them (routing, hand-off,
-resolve: ``incidents/services/rollups.py``) and rebuilt from the source rows by
-``manage.py rollups_rebuild``. The day is the incident's day of occurrence in its district's
-time zone: a report period is whole local days, so these rows add up exactly to any period.
+resolve, acknowledge: ``incidents/services/rollups.py``) and rebuilt from the source rows by
+``manage.py rollups_rebuild``. The day is a local day in the district's time zone (of the
+incident's occurrence; of a hand-off; of an item's queueing): a report period is whole local
+days, so these rows add up exactly to any period.
 
 Imported by ``incidents.models`` (Django finds models there); this module imports no other
 incidents module, so the two cannot import each other in a cycle.
