@@ -22,7 +22,15 @@ from .choices import (  # noqa: F401  (the answers' choices, read as models.X to
 )
 
 # Declared in their own module (this one is long); imported here so Django registers them.
-from .rollup_models import IncidentRollup, StudentReferralRollup  # noqa: F401
+from .rollup_models import (  # noqa: F401
+    ACK_WAIT_BOUNDS,
+    ACK_WAIT_LIMITS,
+    AckWaitDistrictRollup,
+    AckWaitRollup,
+    HandoffRollup,
+    IncidentRollup,
+    StudentReferralRollup,
+)
 
 
 class Route(models.TextChoices):

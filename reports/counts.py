@@ -2,23 +2,24 @@
 
 ``ROLLUPS`` reads the rollups kept by ``incidents/services/rollups.py`` (a row per school, day and
 route, and per month; a row per referred student, school and day, and per school year, with
-the student's groups on the roster now): what the dashboard and its CSV use. ``DIRECT``
-computes the same counts from the incidents, their students and their queue items: the
-definition the rollups must agree with (the tests compare the two) and the benchmark's
-"before". Both return the same shapes, so the figures do not know which one they read.
+the student's groups on the roster now; a row per school, day and hand-off direction; a row per
+school, day, route and wait bucket of the acknowledged routing items; a row per school and
+group of the enrolment, kept by triggers on the roster): what the dashboard and its CSV use.
+``DIRECT`` computes the same figures from the incidents, their students, their queue items,
+their timelines and the roster: the definition the rollups must agree with (the tests compare
+the two) and the benchmark's "before". Both return the same shapes, so the figures do not know
+which one they read.
 
-Enrolment (the roster as it is now) comes from the enrolment rollup, which triggers on the
-roster table keep (``schools.EnrolmentRollup``); DIRECT groups the students.
-
-The counts that do not come from the rollups, and why:
-- overrides: hand-offs dated by the hand-off, not the incident (the small partial index
-  ``timeline_handoff_at``);
-- median times to acknowledge: a median cannot be added up from counts; it is read at its
-  rank from the ``queue_item_ack_wait`` index (one or two index reads per route).
+What is still read from the source rows, and why:
+- median times to acknowledge, partly: a median cannot be added up from counts. The rollup
+  gives each route's count per wait bucket, so the rank of the median and its bucket are known;
+  the one or two middle waits are then read at their rank among that bucket's items only (a
+  range of the ``queue_item_ack_wait`` index), not after counting every item of the route.
 """
 
 from __future__ import annotations
 
+import logging
 import statistics
 import zoneinfo
 from collections import defaultdict
@@ -28,6 +29,7 @@ from datetime import date, datetime, time, timedelta
 
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     Case,
     Count,
     DurationField,
@@ -41,25 +43,32 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KT
 from django.db.models.functions import Coalesce, TruncMonth
 
 from incidents.models import (
+    ACK_WAIT_LIMITS,
+    AckWaitDistrictRollup,
+    AckWaitRollup,
     EventKind,
+    HandoffRollup,
     IncidentRollup,
     IncidentStudent,
     InvolvementRole,
     ItemOrigin,
     QueueItem,
+    ResponderQueue,
     Route,
     StudentReferralRollup,
     TimelineEvent,
 )
-from schools.models import EnrolmentRollup, Student
+from schools.models import EnrolmentRollup, School, Student
 
 from .definitions import arrest_q, referral_q
 from .scope import EquityFilter, incidents_in, period_bounds, school_year_of
 
+logger = logging.getLogger(__name__)
 ROUTE_LABELS = dict(Route.choices)
 
 # A referred student's cell: (the school where the incident happened, disability group,
@@ -277,12 +286,220 @@ def _cells(rows) -> StudentCells:
     }
 
 
+# --- operations: hand-offs and times to acknowledge ------------------------------------------
+# Rows of (from route, to route, hand-offs); {route: (median wait, acknowledged items)}.
+HandoffCounts = list[tuple[str, str, int]]
+AckMedians = dict[str, tuple[timedelta, int]]
+WAIT = ExpressionWrapper(F("acknowledged_at") - F("queued_at"), DurationField())
+
+
+def _direct_handoffs(flt: EquityFilter) -> HandoffCounts:
+    """Hand-offs dated by the hand-off (not the incident): the timeline's hand-off events."""
+    since, until = period_bounds(flt.district, flt.start, flt.end)
+    return list(
+        TimelineEvent.objects.filter(
+            kind=EventKind.HANDED_OFF,
+            at__gte=since,
+            at__lt=until,
+            incident__school_id__in=flt.school_ids,
+        )
+        .values_list(KT("data__from"), KT("data__to"))
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+
+
+def _rollup_handoffs(flt: EquityFilter) -> HandoffCounts:
+    return list(
+        HandoffRollup.objects.filter(_rollup_rows(flt), school_id__in=flt.school_ids)
+        .values_list("from_route", "to_route")
+        .annotate(n=Sum("handoffs"))
+        .filter(n__gt=0)
+        .order_by()
+    )
+
+
+def _acknowledged(flt: EquityFilter) -> QuerySet[QueueItem]:
+    """The routing items queued in the period at the schools in view, acknowledged."""
+    since, until = period_bounds(flt.district, flt.start, flt.end)
+    return QueueItem.objects.filter(
+        origin=ItemOrigin.ROUTING,
+        acknowledged_at__isnull=False,
+        queue__school_id__in=flt.school_ids,
+        queued_at__gte=since,
+        queued_at__lt=until,
+    ).order_by()
+
+
+def _median_at_rank(items: QuerySet[QueueItem], n: int) -> timedelta:
+    """The exact median of ``n`` waits (the mean of the two middle ones when ``n`` is even),
+    read at its rank in the order of the ``queue_item_ack_wait`` index: no sort of them all."""
+    lower = (n - 1) // 2
+    middle = list(
+        items.annotate(wait=WAIT)
+        .order_by("wait")
+        .values_list("wait", flat=True)[lower : lower + 2 - n % 2]
+    )
+    return _middle(middle)
+
+
+def _middle(middle: list[timedelta]) -> timedelta:
+    """The median of the one or two middle waits, rounded to the microsecond as each
+    database's direct computation rounds it."""
+    if connection.vendor != "postgresql":
+        return statistics.median(middle)  # (a + b) / 2, as the SQLite branch below
+    return middle[0] + (middle[1] - middle[0]) / 2 if len(middle) == 2 else middle[0]
+
+
+def _direct_ack_medians(flt: EquityFilter) -> AckMedians:
+    """From the items: a COUNT per route, then its middle waits read off the index."""
+    items = _acknowledged(flt)
+    medians: AckMedians = {}
+    if connection.vendor == "postgresql":
+        # PERCENTILE_CONT sorts every wait (a million of them: over a second); counting and
+        # then reading the one or two middle waits of each route off the index is exact too.
+        for route, n in items.values_list("route").annotate(n=Count("*")):
+            medians[route] = (_median_at_rank(items.filter(route=route), n), n)
+    else:  # SQLite (development): the data there is small.
+        waits: dict[str, list[timedelta]] = defaultdict(list)
+        for route, queued_at, acknowledged_at in items.values_list(
+            "route", "queued_at", "acknowledged_at"
+        ):
+            waits[route].append(acknowledged_at - queued_at)
+        for route, values in waits.items():
+            medians[route] = (statistics.median(values), len(values))
+    return medians
+
+
+def _ack_wait_histogram(flt: EquityFilter) -> dict[str, list[int]]:
+    """{route: [acknowledged items per wait bucket]} of the period and schools in view, from
+    the rollups. Most of a district's schools are read as the district's rows less the
+    other schools' rows: a district-wide period reads a few hundred rows, not one per school."""
+    periods = _rollup_rows(flt)
+    district = set(School.objects.filter(district=flt.district).values_list("pk", flat=True))
+    chosen = set(flt.school_ids)
+    counts: dict[str, list[int]] = defaultdict(lambda: [0] * (len(ACK_WAIT_LIMITS) + 1))
+
+    def add(rows: QuerySet, sign: int) -> None:
+        for route, bucket, n in rows.values_list("route", "bucket").annotate(n=Sum("items")):
+            counts[route][bucket] += sign * n
+
+    if chosen <= district and len(chosen) * 2 > len(district):
+        add(AckWaitDistrictRollup.objects.filter(periods, district=flt.district).order_by(), 1)
+        others = district - chosen
+        if others:
+            add(AckWaitRollup.objects.filter(periods, school_id__in=others).order_by(), -1)
+    else:
+        add(AckWaitRollup.objects.filter(periods, school_id__in=chosen).order_by(), 1)
+    return counts
+
+
+def _waits_at(items: QuerySet[QueueItem], buckets: list[int], ranks: list[int]) -> list[timedelta]:
+    """The waits at ``ranks`` (0-based, ascending, one or two adjacent) among ``items``, whose
+    counts per wait bucket are ``buckets``: each read from the items of its bucket alone (an
+    index range scan of ``queue_item_ack_wait``), at its rank within the bucket."""
+    found: list[timedelta] = []
+    before = 0
+    for bucket, n in enumerate(buckets):
+        wanted = [rank - before for rank in ranks if before <= rank < before + n]
+        if wanted:
+            within = items
+            if bucket > 0:
+                within = within.filter(wait__gte=ACK_WAIT_LIMITS[bucket - 1])
+            if bucket < len(ACK_WAIT_LIMITS):
+                within = within.filter(wait__lt=ACK_WAIT_LIMITS[bucket])
+            rows = within.order_by("wait").values_list("wait", flat=True)
+            found += rows[wanted[0] : wanted[-1] + 1]
+        before += n
+    return found
+
+
+def _rollup_ack_medians(flt: EquityFilter) -> AckMedians:
+    """The same medians: the counts per route and wait bucket from the rollups, then the one
+    or two middle waits read from the items of their bucket."""
+    histogram = _ack_wait_histogram(flt)
+    since, until = period_bounds(flt.district, flt.start, flt.end)
+    # The queues' ids, not a join: the index then returns the bucket's items in wait order.
+    queues = list(
+        ResponderQueue.objects.filter(school_id__in=flt.school_ids)
+        .order_by()
+        .values_list("pk", flat=True)
+    )
+    if connection.vendor == "postgresql":
+        # One array parameter, not one per queue: the hundreds of queues of a district cost
+        # more to bind than to look up. Cast to the column's type: PostgreSQL hashes a
+        # constant array only for the column type's own operator.
+        column = f"{connection.ops.quote_name(QueueItem._meta.db_table)}.queue_id"
+        sql = f"{column} = ANY(%s::bigint[])"  # a fixed column; the ids are a parameter
+        in_scope = Q(RawSQL(sql, (queues,), BooleanField()))  # noqa: S611
+    else:
+        in_scope = Q(queue_id__in=queues)
+    medians: AckMedians = {}
+    for route, buckets in histogram.items():
+        n = sum(buckets)
+        if n <= 0:
+            continue
+        items = (
+            QueueItem.objects.filter(
+                in_scope,
+                origin=ItemOrigin.ROUTING,
+                acknowledged_at__isnull=False,
+                route=route,
+                queued_at__gte=since,
+                queued_at__lt=until,
+            )
+            .annotate(wait=WAIT)
+            .order_by()
+        )
+        ranks = sorted({(n - 1) // 2, n // 2})
+        middle = _waits_at(items, buckets, ranks)
+        if len(middle) != len(ranks):
+            # The rollup disagrees with the items (not rebuilt after a bulk load?): say so and
+            # answer from the items.
+            logger.error("ack-wait rollups disagree with the items; run rollups_rebuild")
+            return _direct_ack_medians(flt)
+        medians[route] = (_middle(middle), n)
+    return medians
+
+
 @dataclass(frozen=True)
 class Source:
     name: str
     incident_counts: Callable[[EquityFilter], IncidentCounts]
     student_cells: Callable[..., StudentCells]  # (EquityFilter, *, min_grade=None)
+    handoffs: Callable[[EquityFilter], HandoffCounts]
+    ack_medians: Callable[[EquityFilter], AckMedians]
     enrolment: Callable[[EquityFilter], dict[Cell, int]]
+
+    def overrides(self, flt: EquityFilter) -> list[dict]:
+        """Hand-offs by direction, most first."""
+        out = [
+            {
+                "from": frm,
+                "to": to,
+                "label": f"{ROUTE_LABELS.get(frm, frm)} → {ROUTE_LABELS.get(to, to)}",
+                "short": f"{frm} → {to}",
+                "n": n,
+            }
+            for frm, to, n in self.handoffs(flt)
+        ]
+        return sorted(out, key=lambda r: (-r["n"], r["short"]))
+
+    def ack_median_rows(self, flt: EquityFilter) -> list[dict]:
+        """Median time from routing to acknowledgement of the routing items queued in the
+        period, per route, in the routes' order."""
+        medians = self.ack_medians(flt)
+        return [
+            {
+                "route": route,
+                "label": ROUTE_LABELS[route],
+                "median": medians[route][0],
+                "seconds": medians[route][0].total_seconds(),
+                "n": medians[route][1],
+            }
+            for route in Route.values
+            if route in medians
+        ]
 
 
 # --- enrolment ----------------------------------------------------------------------------------
@@ -308,84 +525,19 @@ def _rollup_enrolment(flt: EquityFilter) -> dict[Cell, int]:
     return {(school, dis, race, sex, bool(el)): n for school, dis, race, sex, el, n in rows}
 
 
-ROLLUPS = Source("rollups", _rollup_incident_counts, _rollup_student_cells, _rollup_enrolment)
-DIRECT = Source("direct", _direct_incident_counts, _direct_student_cells, _direct_enrolment)
-
-
-# --- read directly in either case --------------------------------------------------------------
-
-
-def overrides(flt: EquityFilter) -> list[dict]:
-    since, until = period_bounds(flt.district, flt.start, flt.end)
-    rows = (
-        TimelineEvent.objects.filter(
-            kind=EventKind.HANDED_OFF,
-            at__gte=since,
-            at__lt=until,
-            incident__school_id__in=flt.school_ids,
-        )
-        .values_list(KT("data__from"), KT("data__to"))
-        .annotate(n=Count("pk"))
-        .order_by()
-    )
-    out = [
-        {
-            "from": frm,
-            "to": to,
-            "label": f"{ROUTE_LABELS.get(frm, frm)} → {ROUTE_LABELS.get(to, to)}",
-            "short": f"{frm} → {to}",
-            "n": n,
-        }
-        for frm, to, n in rows
-    ]
-    return sorted(out, key=lambda r: (-r["n"], r["short"]))
-
-
-def _median_at_rank(items: QuerySet[QueueItem], wait, n: int) -> timedelta:
-    """The exact median of ``n`` waits (the mean of the two middle ones when ``n`` is even),
-    read at its rank in the order of the ``queue_item_ack_wait`` index: no sort of them all."""
-    lower = (n - 1) // 2
-    middle = list(
-        items.annotate(wait=wait)
-        .order_by("wait")
-        .values_list("wait", flat=True)[lower : lower + 2 - n % 2]
-    )
-    return middle[0] + (middle[1] - middle[0]) / 2 if len(middle) == 2 else middle[0]
-
-
-def ack_medians(flt: EquityFilter) -> list[dict]:
-    """Median time from routing to acknowledgement of routing items queued in the period."""
-    since, until = period_bounds(flt.district, flt.start, flt.end)
-    items = QueueItem.objects.filter(
-        origin=ItemOrigin.ROUTING,
-        acknowledged_at__isnull=False,
-        queue__school_id__in=flt.school_ids,
-        queued_at__gte=since,
-        queued_at__lt=until,
-    ).order_by()
-    wait = ExpressionWrapper(F("acknowledged_at") - F("queued_at"), DurationField())
-    medians: dict[str, tuple[timedelta, int]] = {}
-    if connection.vendor == "postgresql":
-        # PERCENTILE_CONT sorts every wait (a million of them: over a second); counting and
-        # then reading the one or two middle waits of each route off the index is exact too.
-        for route, n in items.values_list("route").annotate(n=Count("*")):
-            medians[route] = (_median_at_rank(items.filter(route=route), wait, n), n)
-    else:  # SQLite (development): the data there is small.
-        waits: dict[str, list[timedelta]] = defaultdict(list)
-        for route, queued_at, acknowledged_at in items.values_list(
-            "route", "queued_at", "acknowledged_at"
-        ):
-            waits[route].append(acknowledged_at - queued_at)
-        for route, values in waits.items():
-            medians[route] = (statistics.median(values), len(values))
-    return [
-        {
-            "route": route,
-            "label": ROUTE_LABELS[route],
-            "median": medians[route][0],
-            "seconds": medians[route][0].total_seconds(),
-            "n": medians[route][1],
-        }
-        for route in Route.values
-        if route in medians
-    ]
+ROLLUPS = Source(
+    "rollups",
+    _rollup_incident_counts,
+    _rollup_student_cells,
+    _rollup_handoffs,
+    _rollup_ack_medians,
+    _rollup_enrolment,
+)
+DIRECT = Source(
+    "direct",
+    _direct_incident_counts,
+    _direct_student_cells,
+    _direct_handoffs,
+    _direct_ack_medians,
+    _direct_enrolment,
+)

@@ -45,8 +45,6 @@ from .counts import (
     STUDENT_MEASURES,
     Cell,
     Source,
-    ack_medians,
-    overrides,
 )
 from .definitions import REFERRAL_ROUTES
 from .scope import EquityFilter, report_snapshot
@@ -294,8 +292,8 @@ def _equity_figures(flt: EquityFilter, *, operations: bool, source: Source) -> E
         by_race_sex=by_race_sex,
         by_english_learner_sex=by_el_sex,
         routes_by_month=routes_by_month,
-        overrides=overrides(flt) if operations else [],
-        ack_medians=ack_medians(flt) if operations else [],
+        overrides=source.overrides(flt) if operations else [],
+        ack_medians=source.ack_median_rows(flt) if operations else [],
     )
     _suppress_figures(figures, sexes=[code for code, _label in sexes])
     if not operations:

@@ -232,7 +232,6 @@ class EnrolmentRollup(models.Model):
         return f"{self.school_id} {self.disability} {self.race_ethnicity}: {self.students}"
 
 
-
 class RosterImportRun(models.Model):
     """One OneRoster import: by hand (import_oneroster) or by the scheduled sync."""
 

@@ -29,7 +29,7 @@ from ..models import (
 from ..selectors import outcomes_for_user, queue_item_for
 from . import delivery
 from .delivery import emails_send
-from .rollups import rollups_item_changed
+from .rollups import rollups_handed_off, rollups_item_acknowledged, rollups_item_changed
 from .routing import queue_item_create
 from .timeline import timeline_record
 
@@ -183,9 +183,10 @@ def _item_acknowledged_mark(item: QueueItem, user: User, now) -> bool:
     if claimed_now:
         item.owner = user
         item.claimed_at = now
+    previous, item.acknowledged_at = item.acknowledged_at, now
     item.state = ItemState.ACKNOWLEDGED
-    item.acknowledged_at = now
     item.save(update_fields=["owner", "claimed_at", "state", "acknowledged_at"])
+    rollups_item_acknowledged(item=item, previous=previous)
     return claimed_now
 
 
@@ -326,7 +327,7 @@ def queue_item_handoff(
         item.closed_at = now
         item.handed_off_to = new_item
         item.save(update_fields=["state", "closed_at", "handed_off_to"])
-        timeline_record(
+        event = timeline_record(
             incident=item.incident,
             kind=EventKind.HANDED_OFF,
             actor=user,
@@ -338,6 +339,7 @@ def queue_item_handoff(
         )
         _incident_status_refresh(item.incident_id)
         rollups_item_changed(item=new_item, added=True)
+        rollups_handed_off(event=event)  # after the incident rollups: the rebuild's lock order
         _publish_after_commit(item, "handed_off")
         _publish_after_commit(new_item, "arrived")
         transaction.on_commit(

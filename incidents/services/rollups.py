@@ -1,12 +1,16 @@
 """Keeping the report rollups (``incidents/rollup_models.py``) current, and rebuilding them.
 
-Three writes change what the equity report counts, and each calls one function here inside
+Four writes change what the equity report counts, and each calls one function here inside
 its own transaction, so a rollup never disagrees with the rows it counts:
 
 - routing counts the incident (``rollups_incidents_routed``): its route, and whether the items
   routing created (an SRO notification) make it a referral to law enforcement;
 - a hand-off or a resolve (``rollups_item_changed``) can make it a referral (handed off to the
-  SRO side; a police outcome) or an arrest: the incident then moves from one row to another.
+  SRO side; a police outcome) or an arrest: the incident then moves from one row to another;
+- a hand-off is counted by its route pair and day (``rollups_handed_off``);
+- acknowledging a routing item counts its wait (``rollups_item_acknowledged``), once: an item
+  acknowledged again would move to its new wait's bucket; a later hand-off or resolve leaves
+  the wait as it was, as it leaves ``acknowledged_at``.
 
 Increments are ``INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n`` (PostgreSQL and
 SQLite), in key order, so concurrent writers add up and never deadlock on rollup rows. Moving
@@ -22,22 +26,41 @@ that the rollups give the same figures as the direct queries.
 
 from __future__ import annotations
 
+import bisect
 import zoneinfo
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 
 from django.db import connection, transaction
-from django.db.models import BooleanField, Case, Count, Q, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Q,
+    Value,
+    When,
+)
+from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 
 from schools.models import District, EnrolmentRollup, Student
 
 from ..facts import school_year_start
 from ..models import (
+    ACK_WAIT_LIMITS,
     LAW_ENFORCEMENT_ITEM,
     LAW_ENFORCEMENT_OUTCOMES,
     LAW_ENFORCEMENT_ROUTES,
+    AckWaitDistrictRollup,
+    AckWaitRollup,
+    EventKind,
+    HandoffRollup,
     Incident,
     IncidentRollup,
     IncidentStudent,
@@ -47,6 +70,7 @@ from ..models import (
     QueueItem,
     Route,
     StudentReferralRollup,
+    TimelineEvent,
 )
 
 Flags = tuple[bool, bool]  # (referral to law enforcement, arrest)
@@ -61,6 +85,9 @@ STUDENT_GROUPS = {
     "english_learner": "s.english_learner",
     "grade": "s.grade",
 }
+HANDOFF_KEY = ("school_id", "month", "day", "from_route", "to_route")
+ACK_KEY = ("school_id", "month", "day", "route", "bucket")
+ACK_DISTRICT_KEY = ("district_id", "month", "day", "route", "bucket")
 
 
 def incident_flags(route: str | None, items: Iterable[ItemFacts]) -> Flags:
@@ -258,6 +285,57 @@ def rollups_item_changed(*, item: QueueItem, added: bool = False) -> None:
     changes.apply()
 
 
+def ack_wait_bucket(wait: timedelta) -> int:
+    """The bucket of a wait: ``i`` when ``ACK_WAIT_LIMITS[i - 1] <= wait < ACK_WAIT_LIMITS[i]``."""
+    return bisect.bisect_right(ACK_WAIT_LIMITS, wait)
+
+
+def _day_and_month(moment: datetime, zone_name: str) -> tuple[tuple[bool, date], ...]:
+    """The (month flag, day) of a moment's day row and of its month row, in local time."""
+    day = moment.astimezone(zoneinfo.ZoneInfo(zone_name)).date()
+    return (False, day), (True, day.replace(day=1))
+
+
+def rollups_handed_off(*, event: TimelineEvent) -> None:
+    """Count a hand-off (inside its transaction), from its timeline event: the day of the
+    event, its ``from`` and ``to`` routes. ``event.incident.school.district`` is loaded."""
+    assert connection.in_atomic_block, "call inside the hand-off transaction"
+    school = event.incident.school
+    rows = [
+        (school.pk, month, day, event.data["from"], event.data["to"], 1)
+        for month, day in _day_and_month(event.at, school.district.timezone)
+    ]
+    _add(HandoffRollup, HANDOFF_KEY, ("handoffs",), sorted(rows))
+
+
+def rollups_item_acknowledged(*, item: QueueItem, previous: datetime | None) -> None:
+    """Count the wait of an item just acknowledged (inside that transaction, the item row
+    locked); ``previous``: its ``acknowledged_at`` before, whose count is taken back, so an
+    item is counted once however often it is acknowledged. Only routing items count (the
+    report's medians are the time to acknowledge what routing sent).
+    ``item.queue.school.district`` is loaded."""
+    assert connection.in_atomic_block, "call inside the acknowledge transaction"
+    if item.origin != ItemOrigin.ROUTING or previous == item.acknowledged_at:
+        return
+    school = item.queue.school
+    changes: Counter = Counter()
+    for acknowledged_at, sign in ((previous, -1), (item.acknowledged_at, 1)):
+        if acknowledged_at is None:
+            continue
+        bucket = ack_wait_bucket(acknowledged_at - item.queued_at)
+        for month, day in _day_and_month(item.queued_at, school.district.timezone):
+            changes[month, day, item.route, bucket] += sign
+    rows = sorted((key, n) for key, n in changes.items() if n)
+    # School rows, then district rows: every writer takes the two tables in this order.
+    _add(AckWaitRollup, ACK_KEY, ("items",), [(school.pk, *key, n) for key, n in rows])
+    _add(
+        AckWaitDistrictRollup,
+        ACK_DISTRICT_KEY,
+        ("items",),
+        [(school.district_id, *key, n) for key, n in rows],
+    )
+
+
 # --- rebuild -------------------------------------------------------------------------------
 
 
@@ -356,15 +434,14 @@ def _source_rows(district: District) -> tuple[list[IncidentRollup], list[Student
     )
 
 
-def _enrolment_rebuild(district: District) -> None:
+def _enrolment_rows(district: District) -> list[EnrolmentRollup]:
     """The enrolment rollup (kept by triggers on the roster) recomputed from the roster."""
-    EnrolmentRollup.objects.filter(school__district=district).delete()
     disability = Case(
         When(iep=True, then=Value("idea")),
         When(section_504=True, then=Value("504")),
         default=Value("none"),
     )
-    EnrolmentRollup.objects.bulk_create(
+    return [
         EnrolmentRollup(
             school_id=school,
             disability=dis,
@@ -377,32 +454,121 @@ def _enrolment_rebuild(district: District) -> None:
         .values_list("school_id", disability, "race_ethnicity", "sex", "english_learner")
         .annotate(n=Count("pk"))
         .order_by()
+    ]
+
+
+def _with_months(rows: Iterable[tuple]) -> list[tuple]:
+    """Day rows (scope, day, *rest, n) as (scope, False, day, *rest, n), followed by their
+    month rows (scope, True, first of the month, *rest, summed n)."""
+    days, months = [], Counter()
+    for scope, day, *rest, n in rows:
+        days.append((scope, False, day, *rest, n))
+        months[(scope, True, day.replace(day=1), *rest)] += n
+    return days + [(*key, n) for key, n in sorted(months.items())]
+
+
+def _handoff_rows(district: District) -> list[HandoffRollup]:
+    zone = zoneinfo.ZoneInfo(district.timezone)
+    rows = (
+        TimelineEvent.objects.filter(kind=EventKind.HANDED_OFF, incident__school__district=district)
+        .annotate(day=TruncDate("at", tzinfo=zone))
+        .values_list("incident__school_id", "day", KT("data__from"), KT("data__to"))
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return [
+        HandoffRollup(
+            school_id=school, month=month, day=day, from_route=frm, to_route=to, handoffs=n
+        )
+        for school, month, day, frm, to, n in _with_months(rows)
+    ]
+
+
+def _ack_wait_rows(district: District) -> tuple[list[AckWaitRollup], list[AckWaitDistrictRollup]]:
+    zone = zoneinfo.ZoneInfo(district.timezone)
+    wait = ExpressionWrapper(F("acknowledged_at") - F("queued_at"), DurationField())
+    bucket = Case(
+        *(When(wait__lt=limit, then=Value(i)) for i, limit in enumerate(ACK_WAIT_LIMITS)),
+        default=Value(len(ACK_WAIT_LIMITS)),
+        output_field=IntegerField(),
+    )
+    rows = list(
+        QueueItem.objects.filter(
+            origin=ItemOrigin.ROUTING,
+            acknowledged_at__isnull=False,
+            queue__school__district=district,
+        )
+        .annotate(wait=wait)
+        .annotate(day=TruncDate("queued_at", tzinfo=zone), bucket=bucket)
+        .values_list("queue__school_id", "day", "route", "bucket")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    whole: Counter = Counter()
+    for _school, day, route, bucket_no, n in rows:
+        whole[district.pk, day, route, bucket_no] += n
+    return (
+        [
+            AckWaitRollup(school_id=s, month=m, day=d, route=r, bucket=b, items=n)
+            for s, m, d, r, b, n in _with_months(rows)
+        ],
+        [
+            AckWaitDistrictRollup(district_id=s, month=m, day=d, route=r, bucket=b, items=n)
+            for s, m, d, r, b, n in _with_months((*key, n) for key, n in sorted(whole.items()))
+        ],
     )
 
 
-def rollups_rebuild(*, district: District) -> tuple[int, int]:
+# The rollups in the order every writer takes them (``rollups_item_changed`` before
+# ``rollups_handed_off`` in a hand-off; school rows before district rows), so that the
+# rebuild's table locks, taken in this order, cannot deadlock with a writer.
+ROLLUP_MODELS = (
+    IncidentRollup,
+    StudentReferralRollup,
+    HandoffRollup,
+    AckWaitRollup,
+    AckWaitDistrictRollup,
+    # Kept by triggers on the roster, after the student rows' groups (in one roster write,
+    # the row triggers that regroup a student's rollup rows run before the statement trigger
+    # that counts the enrolment).
+    EnrolmentRollup,
+)
+
+
+def rollups_rebuild(*, district: District) -> dict[str, int]:
     """Recompute a district's rollups from the source rows, in one transaction; returns the
-    numbers of (incident, student) rows. Idempotent.
+    number of rows of each rollup. Idempotent.
 
     On PostgreSQL the rollup tables are locked against writers first (readers go on): a
-    routing or hand-off committed before the lock is in the recomputed rows, and one still
-    running adds its increment after the rebuild commits, on top of rows that do not count
-    it yet. Either way nothing is counted twice or lost."""
+    routing, hand-off or acknowledgement committed before the lock is in the recomputed rows,
+    and one still running adds its increment after the rebuild commits, on top of rows that
+    do not count it yet. Either way nothing is counted twice or lost."""
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            tables = ", ".join(
-                connection.ops.quote_name(m._meta.db_table)
-                for m in (IncidentRollup, StudentReferralRollup, EnrolmentRollup)
-            )
+            tables = ", ".join(connection.ops.quote_name(m._meta.db_table) for m in ROLLUP_MODELS)
             with connection.cursor() as cursor:
                 cursor.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE")
-        IncidentRollup.objects.filter(school__district=district).delete()
-        StudentReferralRollup.objects.filter(school__district=district).delete()
+        for model in ROLLUP_MODELS:
+            if model is AckWaitDistrictRollup:
+                model.objects.filter(district=district).delete()
+            else:
+                model.objects.filter(school__district=district).delete()
         incident_rows, student_rows = _source_rows(district)
-        IncidentRollup.objects.bulk_create(incident_rows, batch_size=5000)
-        StudentReferralRollup.objects.bulk_create(student_rows, batch_size=5000)
-        _enrolment_rebuild(district)
+        school_waits, district_waits = _ack_wait_rows(district)
+        built = (
+            incident_rows,
+            student_rows,
+            _handoff_rows(district),
+            school_waits,
+            district_waits,
+            _enrolment_rows(district),
+        )
+        for model, rows in zip(ROLLUP_MODELS, built, strict=True):
+            model.objects.bulk_create(rows, batch_size=5000)
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:  # fresh statistics for the report's plans
                 cursor.execute(f"ANALYZE {tables}")
-    return len(incident_rows), len(student_rows)
+    return {
+        model._meta.verbose_name: len(rows)
+        for model, rows in zip(ROLLUP_MODELS, built, strict=True)
+    }

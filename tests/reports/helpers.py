@@ -12,7 +12,11 @@ from incidents.models import (
     ResponderQueue,
     TimelineEvent,
 )
-from incidents.services.rollups import rollups_incidents_routed
+from incidents.services.rollups import (
+    rollups_handed_off,
+    rollups_incidents_routed,
+    rollups_item_acknowledged,
+)
 from tests.factories import UserFactory
 
 DEFAULT_WHEN = datetime(2025, 10, 15, 10, 0, tzinfo=timezone.get_fixed_timezone(-360))
@@ -78,15 +82,22 @@ def routed_incident(
         QueueItem.objects.create(
             incident=incident, queue=notify_queue, route=also, origin="notify", queued_at=when
         )
+    event = None
     if handoff_to:
-        TimelineEvent.objects.create(
+        event = TimelineEvent.objects.create(
             incident=incident,
             kind="handed_off",
             data={"from": route, "to": handoff_to, "reason": "test"},
         )
-        TimelineEvent.objects.filter(incident=incident, kind="handed_off").update(at=when)
+        TimelineEvent.objects.filter(pk=event.pk).update(at=when)
+        event.at = when
     with transaction.atomic():
         # The services keep the report rollups as they write; this helper counts the incident
-        # once, as it now is (its items, hand-off and outcome included).
+        # once, as it now is (its items, hand-off and outcome included), its hand-off and its
+        # routing item's wait.
         rollups_incidents_routed(incidents=[incident], items=list(incident.queue_items.all()))
+        if event is not None:
+            rollups_handed_off(event=event)
+        if item.acknowledged_at is not None:
+            rollups_item_acknowledged(item=item, previous=None)
     return incident

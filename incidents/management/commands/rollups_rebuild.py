@@ -7,9 +7,9 @@ from ...services.rollups import rollups_rebuild
 
 class Command(BaseCommand):
     help = (
-        "Recompute the report rollups from the incidents and their queue items, one district "
-        "per transaction. Idempotent; safe while the product runs (writers wait for each "
-        "district's rebuild)."
+        "Recompute the report rollups from the incidents, their queue items and their "
+        "hand-offs, one district per transaction. Idempotent; safe while the product runs "
+        "(writers wait for each district's rebuild)."
     )
 
     def add_arguments(self, parser):
@@ -22,7 +22,6 @@ class Command(BaseCommand):
             if not districts.exists():
                 raise CommandError(f'No district with the slug "{options["district"]}".')
         for district in districts:
-            incidents, students = rollups_rebuild(district=district)
-            self.stdout.write(
-                f"{district.slug}: {incidents:,} incident rows, {students:,} student rows"
-            )
+            rows = rollups_rebuild(district=district)
+            counts = ", ".join(f"{n:,} {name} rows" for name, n in rows.items())
+            self.stdout.write(f"{district.slug}: {counts}")
