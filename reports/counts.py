@@ -201,6 +201,18 @@ def _rollup_rows(flt: EquityFilter) -> Q:
     return rows
 
 
+def _rows_of(queryset: QuerySet) -> list[tuple]:
+    """A ``values_list`` query's rows. On PostgreSQL the driver's values are already the
+    Python types (dates, booleans, integers): read without the ORM's per-value converters,
+    which cost more than the query for the thousands of rows of a report."""
+    if connection.vendor != "postgresql":
+        return list(queryset)
+    sql, params = queryset.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _rollup_incident_counts(flt: EquityFilter) -> IncidentCounts:
     """The same counts from the rollup: whole months from their month rows, the period's
     ends from day rows (a few thousand rows per school year)."""
@@ -219,7 +231,7 @@ def _rollup_incident_counts(flt: EquityFilter) -> IncidentCounts:
     # Grouped by day (a month row's day is the 1st): the days of the period's ends are added
     # to their month here.
     out: dict[tuple[int, date, str], list[int]] = {}
-    for school, day, route, *counts in rows:
+    for school, day, route, *counts in _rows_of(rows):
         key = (school, day.replace(day=1), route)
         total = out.get(key)
         if total is None:
@@ -275,7 +287,7 @@ def _rollup_student_cells(flt: EquityFilter, *, min_grade: int | None = None) ->
         )
         .order_by()
     )
-    return _cells(rows)
+    return _cells(_rows_of(rows))
 
 
 def _cells(rows) -> StudentCells:

@@ -206,26 +206,30 @@ def _equity_figures(flt: EquityFilter, *, operations: bool, source: Source) -> E
     referred = source.student_cells(flt)
     enrolled = source.enrolment(flt)
     incidents = source.incident_counts(flt)
-    totals = GroupRow(key="all", label="All students")
-    totals.enrolled = sum(enrolled.values())
-    for counts in referred.values():
-        totals.instances += counts["instances"]
-        totals.students += counts["students"]
-        totals.arrest_instances += counts["arrest_instances"]
-        totals.arrested_students += counts["arrested_students"]
-
-    # The district's groups add up the schools' cells: add them up once per group (at most a
-    # hundred), not once per table.
-    group_referred: dict[Cell, dict[str, int]] = defaultdict(
-        lambda: dict.fromkeys(STUDENT_MEASURES, 0)
-    )
-    for (_school, *group), cell_counts in referred.items():
-        summed = group_referred[(None, *group)]
-        for measure, n in cell_counts.items():
-            summed[measure] += n
+    # One pass over the cells (thousands): each school's counts, and each group's (at most a
+    # hundred: the district's groups add up the schools' cells); the total adds up the groups.
+    by_school_counts: dict[int, list[int]] = {}
+    by_group_counts: dict[tuple, list[int]] = {}
+    for (school_id, *group), counts in referred.items():
+        values = [counts[m] for m in STUDENT_MEASURES]
+        for table, key in ((by_school_counts, school_id), (by_group_counts, tuple(group))):
+            summed = table.get(key)
+            if summed is None:
+                table[key] = values.copy()
+            else:
+                for i, n in enumerate(values):
+                    summed[i] += n
+    group_referred = {
+        (None, *group): dict(zip(STUDENT_MEASURES, values, strict=True))
+        for group, values in by_group_counts.items()
+    }
     group_enrolled: dict[Cell, int] = defaultdict(int)
     for (_school, *group), n in enrolled.items():
         group_enrolled[(None, *group)] += n
+    totals = GroupRow(key="all", label="All students")
+    totals.enrolled = sum(group_enrolled.values())
+    for i, measure in enumerate(STUDENT_MEASURES):
+        setattr(totals, measure, sum(values[i] for values in by_group_counts.values()))
 
     def rows(groups, key_of) -> list[GroupRow]:
         return _group_rows(list(groups), key_of, group_referred, group_enrolled, totals)
@@ -265,12 +269,12 @@ def _equity_figures(flt: EquityFilter, *, operations: bool, source: Source) -> E
         row.referred_incidents += ref
         row.arrest_incidents += arr
         months[month][route] += n
-    for cell, counts in referred.items():
-        row = schools.get(cell[0])
+    for school_id, (instances, students, _arrests, arrested) in by_school_counts.items():
+        row = schools.get(school_id)
         if row is not None:
-            row.instances += counts["instances"]
-            row.students += counts["students"]
-            row.arrested_students += counts["arrested_students"]
+            row.instances += instances
+            row.students += students
+            row.arrested_students += arrested
     routes_by_month = [
         {
             "month": month,
