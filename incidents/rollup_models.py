@@ -132,7 +132,20 @@ ACK_WAIT_BOUNDS = (
 ACK_WAIT_LIMITS = tuple(timedelta(seconds=s) for s in ACK_WAIT_BOUNDS)
 
 
-class AckWaitRollup(models.Model):
+class AckWaitCounts(models.Model):
+    """A count of acknowledged routing items per day (or month) queued x route x wait bucket."""
+
+    day = models.DateField()
+    month = models.BooleanField(default=False, help_text="A whole month, from ``day`` (the 1st).")
+    route = models.CharField(max_length=16)
+    bucket = models.SmallIntegerField()
+    items = models.IntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class AckWaitRollup(AckWaitCounts):
     """Acknowledged routing items per school (the item's queue's) x day it was queued x route x
     wait bucket (``ACK_WAIT_BOUNDS``): how many of a period's waits fall below a bucket, so
     that the median is read from one bucket's items. Day and month rows as in
@@ -142,11 +155,6 @@ class AckWaitRollup(models.Model):
     school = models.ForeignKey(
         "schools.School", on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    day = models.DateField()
-    month = models.BooleanField(default=False, help_text="A whole month, from ``day`` (the 1st).")
-    route = models.CharField(max_length=16)
-    bucket = models.SmallIntegerField()
-    items = models.IntegerField(default=0)
 
     class Meta:
         constraints = [
@@ -162,7 +170,7 @@ class AckWaitRollup(models.Model):
         return f"{self.school_id} {self.day} {self.route} bucket {self.bucket}: {self.items}"
 
 
-class AckWaitDistrictRollup(models.Model):
+class AckWaitDistrictRollup(AckWaitCounts):
     """``AckWaitRollup`` summed over the district's schools: a district-wide period reads a
     few thousand rows instead of a row per school, and most of the schools read the district
     less the others."""
@@ -170,11 +178,6 @@ class AckWaitDistrictRollup(models.Model):
     district = models.ForeignKey(
         "schools.District", on_delete=models.CASCADE, related_name="+", db_index=False
     )
-    day = models.DateField()
-    month = models.BooleanField(default=False, help_text="A whole month, from ``day`` (the 1st).")
-    route = models.CharField(max_length=16)
-    bucket = models.SmallIntegerField()
-    items = models.IntegerField(default=0)
 
     class Meta:
         constraints = [

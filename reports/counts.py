@@ -30,7 +30,6 @@ from datetime import date, datetime, time, timedelta
 from django.db import connection
 from django.db.models import (
     BooleanField,
-    Case,
     Count,
     DurationField,
     ExpressionWrapper,
@@ -41,7 +40,6 @@ from django.db.models import (
     QuerySet,
     Sum,
     Value,
-    When,
 )
 from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KT
@@ -63,7 +61,7 @@ from incidents.models import (
     StudentReferralRollup,
     TimelineEvent,
 )
-from schools.models import EnrolmentRollup, School, Student
+from schools.models import EnrolmentRollup, School, Student, disability_group
 
 from .definitions import arrest_q, referral_q
 from .scope import EquityFilter, incidents_in, period_bounds, school_year_of
@@ -77,16 +75,8 @@ ROUTE_LABELS = dict(Route.choices)
 # cells add up exactly to any coarser group of that school (a disability group, ...).
 Cell = tuple[int, str, str, str, bool]
 
-STUDENT_DISABILITY = Case(
-    When(iep=True, then=Value("idea")),
-    When(section_504=True, then=Value("504")),
-    default=Value("none"),
-)
-SUBJECT_DISABILITY = Case(
-    When(student__iep=True, then=Value("idea")),
-    When(student__section_504=True, then=Value("504")),
-    default=Value("none"),
-)
+STUDENT_DISABILITY = disability_group()
+SUBJECT_DISABILITY = disability_group("student__")
 
 
 STUDENT_MEASURES = ("instances", "students", "arrest_instances", "arrested_students")

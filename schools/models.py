@@ -156,6 +156,17 @@ STUDENT_ROSTER_FIELDS = (
 )
 
 
+def disability_group(path: str = "") -> models.Case:
+    """A student's disability group as the equity reports count it, in SQL: "idea" (an IEP),
+    "504" (a Section 504 plan and no IEP) or "none". ``path``: the lookup to the student
+    (``"student__"`` from a row that points at one)."""
+    return models.Case(
+        models.When(**{f"{path}iep": True}, then=models.Value("idea")),
+        models.When(**{f"{path}section_504": True}, then=models.Value("504")),
+        default=models.Value("none"),
+    )
+
+
 class Student(models.Model):
     """One roster row, as it comes from the district's student information system."""
 

@@ -49,7 +49,7 @@ from django.db.models import (
 from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 
-from schools.models import District, EnrolmentRollup, Student
+from schools.models import District, EnrolmentRollup, Student, disability_group
 
 from ..facts import school_year_start
 from ..models import (
@@ -362,11 +362,7 @@ def _source_rows(district: District) -> tuple[list[IncidentRollup], list[Student
         .annotate(n=Count("pk"))
         .order_by()
     )
-    disability = Case(
-        When(student__iep=True, then=Value("idea")),
-        When(student__section_504=True, then=Value("504")),
-        default=Value("none"),
-    )
+    disability = disability_group("student__")
     student_rows = (
         IncidentStudent.objects.filter(
             role=InvolvementRole.SUBJECT,
@@ -436,11 +432,7 @@ def _source_rows(district: District) -> tuple[list[IncidentRollup], list[Student
 
 def _enrolment_rows(district: District) -> list[EnrolmentRollup]:
     """The enrolment rollup (kept by triggers on the roster) recomputed from the roster."""
-    disability = Case(
-        When(iep=True, then=Value("idea")),
-        When(section_504=True, then=Value("504")),
-        default=Value("none"),
-    )
+    disability = disability_group()
     return [
         EnrolmentRollup(
             school_id=school,
