@@ -34,7 +34,7 @@ from schools.selectors import school_ids_for
 
 from . import replay_selectors as selectors
 from .models import ACTIVE_STATUSES, ReplayChunk, ReplayRun, ReplayStatus
-from .replay_tally import ReplayTally
+from .replay_tally import ReplayTally, decided, decision_memo
 
 logger = logging.getLogger(__name__)
 
@@ -252,16 +252,22 @@ def replay_chunk_execute(*, run_id: int, attempt: int, index: int) -> None:
 
 
 def _count(run: ReplayRun, chunk: ReplayChunk) -> ReplayTally:
-    decide = engine.compile_ruleset(run.spec).decide
+    policy = engine.compile_ruleset(run.spec)
+    if selectors.replay_projects_facts():
+        # Only the facts the version reads, and one decision per distinct set of answers.
+        facts, outcome = policy.facts_read, decision_memo(policy.decide, policy.facts_read)
+    else:
+        facts, outcome = None, decided(policy.decide)
     rows = selectors.replay_chunk_rows(
         district=run.ruleset.district,
         start=run.period_start,
         end=run.period_end,
         first_pk=chunk.first_pk,
         last_pk=chunk.last_pk,
+        facts=facts,
     )
     tally = ReplayTally(school_ids_for(run.requested_by))
-    tally.add(rows, selectors.replay_disability_groups(chunk.first_pk, chunk.last_pk), decide)
+    tally.add(rows, selectors.replay_disability_groups(chunk.first_pk, chunk.last_pk), outcome)
     return tally
 
 

@@ -5,16 +5,30 @@ Permission scoping happens here: replays belong to a district admin's district.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 
-from django.db.models import Count, F, Max, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    Func,
+    Max,
+    Q,
+    QuerySet,
+    TextField,
+    Window,
+)
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Cast, RowNumber
 from django.shortcuts import get_object_or_404
 
 from incidents.models import Incident, IncidentStudent, InvolvementRole
 from incidents.selectors import incidents_visible_to
 from policies.models import RuleSet
+from policies.registry import SRO
 from policies.selectors import district_for_admin
 from schools.models import District, User
 
@@ -98,14 +112,50 @@ def replay_chunk_bounds(
     return count, list(zip(firsts, lasts, strict=True))
 
 
+def replay_projects_facts() -> bool:
+    """PostgreSQL picks the facts the engine reads out of each facts document itself; SQLite
+    (the embedded default) hands over the whole document."""
+    return connection.vendor == "postgresql"
+
+
 def replay_chunk_rows(
-    *, district: District, start: date, end: date, first_pk: int, last_pk: int
+    *,
+    district: District,
+    start: date,
+    end: date,
+    first_pk: int,
+    last_pk: int,
+    facts: Sequence[str] | None = None,
 ) -> Iterator[tuple]:
-    """Stream one chunk's rows through a server-side cursor (a named cursor on PostgreSQL):
-    memory holds ``STREAM_ROWS`` rows, not the chunk."""
+    """Stream one chunk's rows, (pk, school_id, route, SRO notified, facts), in id order
+    through a server-side cursor (a named cursor on PostgreSQL): memory holds
+    ``STREAM_ROWS`` rows, not the chunk. ``route`` and "SRO notified" are the decision kept.
+
+    Without ``facts``, the last item is the facts document. With ``facts`` (PostgreSQL only,
+    ``replay_projects_facts``), it is the JSON array text of those facts, in that order
+    (null for one not answered): the database never sends nor the worker parses the rest of
+    the document, and equal answers give equal text, which the decisions are memoized on.
+    """
+    in_chunk = Q(pk__gte=first_pk, pk__lte=last_pk)
+    if facts is None:
+        documents = replay_source(district=district, start=start, end=end).filter(in_chunk)
+        return (
+            (pk, school_id, route, bool(notify) and SRO in notify, document)
+            for pk, school_id, route, document, notify in documents.iterator(chunk_size=STREAM_ROWS)
+        )
+    picked = Func(*(KeyTransform(name, "facts") for name in facts), function="jsonb_build_array")
     return (
-        replay_source(district=district, start=start, end=end)
-        .filter(pk__gte=first_pk, pk__lte=last_pk)
+        _replayed(district=district, start=start, end=end)
+        .filter(in_chunk)
+        .annotate(
+            # "?" tests an array's elements: the kept also_notify list names the SRO.
+            sro_notified=ExpressionWrapper(
+                Q(decision__also_notify__has_key=SRO), output_field=BooleanField()
+            ),
+            projection=Cast(picked, TextField()),
+        )
+        .order_by("pk")
+        .values_list("pk", "school_id", "route", "sro_notified", "projection")
         .iterator(chunk_size=STREAM_ROWS)
     )
 

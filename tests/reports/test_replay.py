@@ -645,12 +645,16 @@ def random_history(school, draft):
 
 def one_pass_result(admin, draft) -> dict:
     """What the replay computed before it was split: one tally over every row, in id order."""
-    rows = list(
-        replay_selectors.replay_source(district=draft.district, start=START_DATE, end=END_DATE)
-    )
+    decide = engine.compile_ruleset(draft.spec()).decide
+    rows = [
+        (pk, school_id, route, bool(notify) and "sro" in notify, facts)
+        for pk, school_id, route, facts, notify in replay_selectors.replay_source(
+            district=draft.district, start=START_DATE, end=END_DATE
+        )
+    ]
     tally = ReplayTally(school_ids_for(admin))
     groups = replay_selectors.replay_disability_groups(rows[0][0], rows[-1][0])
-    tally.add(rows, groups, engine.compile_ruleset(draft.spec()).decide)
+    tally.add(rows, groups, lambda facts: (decide(facts).route, "sro" in decide(facts).also_notify))
     return tally.result(replay_selectors.incident_ids_visible(admin, tally.example_ids()))
 
 
