@@ -19,10 +19,11 @@ from django.db.models import (
     Q,
     QuerySet,
     TextField,
+    Value,
     Window,
 )
 from django.db.models.fields.json import KeyTransform
-from django.db.models.functions import Cast, RowNumber
+from django.db.models.functions import Cast, Coalesce, RowNumber
 from django.shortcuts import get_object_or_404
 
 from incidents.models import Incident, IncidentStudent, InvolvementRole
@@ -95,11 +96,11 @@ def replay_chunk_bounds(
 ) -> tuple[int, list[tuple[int, int]]]:
     """(number of incidents, [(first id, last id)] of consecutive chunks of ``chunk_size``).
 
-    One query: the database numbers the rows in id order and returns every chunk's first id
-    (and the last id of all), so the planner never reads the million ids itself.
+    One pass over the rows: the database numbers them in id order and returns every chunk's
+    first id, so the planner never reads the million ids itself; then the last chunk alone
+    is counted, for the number of rows and the last id.
     """
     replayed = _replayed(district=district, start=start, end=end)
-    totals = replayed.aggregate(count=Count("pk"), last_pk=Max("pk"))
     firsts = list(
         replayed.annotate(n=Window(RowNumber(), order_by=F("pk").asc()))
         .annotate(position=(F("n") - 1) % chunk_size)
@@ -107,8 +108,11 @@ def replay_chunk_bounds(
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    count, last_pk = totals["count"], totals["last_pk"]
-    lasts = [next_first - 1 for next_first in firsts[1:]] + ([last_pk] if firsts else [])
+    if not firsts:
+        return 0, []
+    tail = replayed.filter(pk__gte=firsts[-1]).aggregate(count=Count("pk"), last_pk=Max("pk"))
+    count = (len(firsts) - 1) * chunk_size + tail["count"]
+    lasts = [next_first - 1 for next_first in firsts[1:]] + [tail["last_pk"]]
     return count, list(zip(firsts, lasts, strict=True))
 
 
@@ -149,8 +153,9 @@ def replay_chunk_rows(
         .filter(in_chunk)
         .annotate(
             # "?" tests an array's elements: the kept also_notify list names the SRO.
-            sro_notified=ExpressionWrapper(
-                Q(decision__also_notify__has_key=SRO), output_field=BooleanField()
+            sro_notified=Coalesce(
+                ExpressionWrapper(Q(decision__also_notify__has_key=SRO), BooleanField()),
+                Value(False),
             ),
             projection=Cast(picked, TextField()),
         )
