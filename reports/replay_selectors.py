@@ -5,16 +5,31 @@ Permission scoping happens here: replays belong to a district admin's district.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 
-from django.db.models import Count, F, Max, Q, QuerySet, Window
-from django.db.models.functions import RowNumber
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Count,
+    ExpressionWrapper,
+    F,
+    Func,
+    Max,
+    Q,
+    QuerySet,
+    TextField,
+    Value,
+    Window,
+)
+from django.db.models.fields.json import KeyTransform
+from django.db.models.functions import Cast, Coalesce, RowNumber
 from django.shortcuts import get_object_or_404
 
 from incidents.models import Incident, IncidentStudent, InvolvementRole
 from incidents.selectors import incidents_visible_to
 from policies.models import RuleSet
+from policies.registry import SRO
 from policies.selectors import district_for_admin
 from schools.models import District, User
 
@@ -81,11 +96,11 @@ def replay_chunk_bounds(
 ) -> tuple[int, list[tuple[int, int]]]:
     """(number of incidents, [(first id, last id)] of consecutive chunks of ``chunk_size``).
 
-    One query: the database numbers the rows in id order and returns every chunk's first id
-    (and the last id of all), so the planner never reads the million ids itself.
+    One pass over the rows: the database numbers them in id order and returns every chunk's
+    first id, so the planner never reads the million ids itself; then the last chunk alone
+    is counted, for the number of rows and the last id.
     """
     replayed = _replayed(district=district, start=start, end=end)
-    totals = replayed.aggregate(count=Count("pk"), last_pk=Max("pk"))
     firsts = list(
         replayed.annotate(n=Window(RowNumber(), order_by=F("pk").asc()))
         .annotate(position=(F("n") - 1) % chunk_size)
@@ -93,19 +108,59 @@ def replay_chunk_bounds(
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    count, last_pk = totals["count"], totals["last_pk"]
-    lasts = [next_first - 1 for next_first in firsts[1:]] + ([last_pk] if firsts else [])
+    if not firsts:
+        return 0, []
+    tail = replayed.filter(pk__gte=firsts[-1]).aggregate(count=Count("pk"), last_pk=Max("pk"))
+    count = (len(firsts) - 1) * chunk_size + tail["count"]
+    lasts = [next_first - 1 for next_first in firsts[1:]] + [tail["last_pk"]]
     return count, list(zip(firsts, lasts, strict=True))
 
 
+def replay_projects_facts() -> bool:
+    """PostgreSQL picks the facts the engine reads out of each facts document itself; SQLite
+    (the embedded default) hands over the whole document."""
+    return connection.vendor == "postgresql"
+
+
 def replay_chunk_rows(
-    *, district: District, start: date, end: date, first_pk: int, last_pk: int
+    *,
+    district: District,
+    start: date,
+    end: date,
+    first_pk: int,
+    last_pk: int,
+    facts: Sequence[str] | None = None,
 ) -> Iterator[tuple]:
-    """Stream one chunk's rows through a server-side cursor (a named cursor on PostgreSQL):
-    memory holds ``STREAM_ROWS`` rows, not the chunk."""
+    """Stream one chunk's rows, (pk, school_id, route, SRO notified, facts), in id order
+    through a server-side cursor (a named cursor on PostgreSQL): memory holds
+    ``STREAM_ROWS`` rows, not the chunk. ``route`` and "SRO notified" are the decision kept.
+
+    Without ``facts``, the last item is the facts document. With ``facts`` (PostgreSQL only,
+    ``replay_projects_facts``), it is the JSON array text of those facts, in that order
+    (null for one not answered): the database never sends nor the worker parses the rest of
+    the document, and equal answers give equal text, which the decisions are memoized on.
+    """
+    in_chunk = Q(pk__gte=first_pk, pk__lte=last_pk)
+    if facts is None:
+        documents = replay_source(district=district, start=start, end=end).filter(in_chunk)
+        return (
+            (pk, school_id, route, bool(notify) and SRO in notify, document)
+            for pk, school_id, route, document, notify in documents.iterator(chunk_size=STREAM_ROWS)
+        )
+    picked = Func(*(KeyTransform(name, "facts") for name in facts), function="jsonb_build_array")
     return (
-        replay_source(district=district, start=start, end=end)
-        .filter(pk__gte=first_pk, pk__lte=last_pk)
+        _replayed(district=district, start=start, end=end)
+        .filter(in_chunk)
+        .annotate(
+            # "?" tests an array's elements: the kept also_notify list names the SRO.
+            sro_notified=Coalesce(
+                ExpressionWrapper(Q(decision__also_notify__has_key=SRO), BooleanField()),
+                Value(False),
+            ),
+            projection=Cast(picked, TextField()),
+        )
+        .order_by("pk")
+        .values_list("pk", "school_id", "route", "sro_notified", "projection")
         .iterator(chunk_size=STREAM_ROWS)
     )
 

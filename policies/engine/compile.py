@@ -145,6 +145,21 @@ def _disability_from_flags(get: Callable[[str], Any]) -> bool | None:
     return None if all(f is None for f in flags) else False
 
 
+# What decide() and the guardrails read besides the rules' own facts (the disability flags are
+# read when any_disability is not answered). Keep in step with decide(): a test checks it.
+DECIDE_READS = (
+    "any_disability",
+    "any_iep",
+    "any_504",
+    "any_bip",
+    "weapon",
+    "category",
+    "danger_now",
+    "student_state",
+    "with_now",
+    "youngest_subject_age",
+)
+
 _WEAPON_WORDS = {
     "firearm": "a firearm was involved",
     "weapon_possessed": "a weapon was possessed",
@@ -219,6 +234,8 @@ class CompiledPolicy:
         also_notify.append(())
         self._templates = tuple(templates)
         self._also_notify = tuple(also_notify)
+        # Every fact a decision can depend on: a decision is a pure function of these alone.
+        self.facts_read: tuple[str, ...] = tuple(dict.fromkeys([*gen.used, *DECIDE_READS]))
 
         # The constants are arguments of an outer function, so the generated code reads them
         # as closure cells: fast, and no rule-set value is ever spelled out in the source.

@@ -2,6 +2,7 @@
 
 import copy
 import json
+import random
 
 import pytest
 
@@ -945,3 +946,59 @@ def test_registry_as_data_is_json_ready_and_complete():
     assert weapon["operators"] == ["eq", "ne", "in", "not_in"]
     assert all(f["label"] and f["description"] for f in data["facts"])
     assert [g["name"] for g in data["guardrails"] if not g["can_disable"]] == ["life_safety_floor"]
+
+
+class Reading(dict):
+    """Facts that remember every name the engine reads."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.read = set()
+
+    def get(self, name, default=None):
+        self.read.add(name)
+        return super().get(name, default)
+
+
+def random_answers(rng, names):
+    """Any registry value, "unknown", null, or no answer at all, for each fact."""
+    answers = {}
+    for name in names:
+        fact = FACTS[name]
+        pick = rng.random()
+        if pick < 0.1:
+            continue
+        if pick < 0.2:
+            answers[name] = None
+        elif fact.type == "bool":
+            answers[name] = rng.random() < 0.5
+        elif fact.type == "int":
+            answers[name] = rng.randint(0, 20)
+        else:
+            answers[name] = rng.choice([*fact.values, "unknown"])
+    return answers
+
+
+def test_facts_read_holds_every_fact_a_decision_reads(default):
+    """A replay fetches only ``facts_read`` and memoizes decisions on them: a decision must
+    be the same from those facts alone, whatever the rest of the document says."""
+    rng = random.Random(18)
+    guardrails_off = compile_ruleset(
+        {
+            **copy.deepcopy(DEFAULT_POLICY),
+            "guardrails": {
+                "clinician_safeguard": {"enabled": False, "reason": "pilot"},
+                "disability_safeguard": {"enabled": False, "reason": "pilot"},
+            },
+        }
+    )
+    for policy in (default, guardrails_off):
+        read = set()
+        for _ in range(3000):
+            facts = Reading(random_answers(rng, FACTS))
+            decision = policy.decide(facts)
+            read |= facts.read
+            only_read = {name: facts[name] for name in policy.facts_read if name in facts}
+            assert policy.decide(only_read).as_dict() == decision.as_dict()
+        assert read <= set(policy.facts_read)
+        assert read >= {"category", "weapon", "danger_now", "any_iep", "youngest_subject_age"}

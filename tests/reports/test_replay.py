@@ -1,5 +1,6 @@
 """What-if replay: the result on a handful of incidents, progress, cancellation, the task."""
 
+import json
 import random
 from datetime import date, datetime, timedelta
 
@@ -10,15 +11,18 @@ from django.test import TestCase
 from django.utils import timezone
 
 from incidents import services as incident_services
+from incidents.models import Incident
 from incidents.services import InvolvedStudent
 from policies import engine
 from policies import selectors as selectors_policies
 from policies import services as services_policies
+from policies.defaults import default_policy
 from policies.models import RuleSet
+from policies.registry import FACTS
 from policies.services import ruleset_create_draft, ruleset_ensure_default, ruleset_update
 from reports import replay, replay_selectors, tasks
 from reports.models import ReplayChunk, ReplayRun
-from reports.replay_tally import EXAMPLES_PER_CHANGE, ReplayTally
+from reports.replay_tally import EXAMPLES_PER_CHANGE, ReplayTally, decision_memo
 from schools.models import Role
 from schools.selectors import school_ids_for
 from tests.factories import SchoolFactory, StudentFactory, user_with_role
@@ -645,12 +649,16 @@ def random_history(school, draft):
 
 def one_pass_result(admin, draft) -> dict:
     """What the replay computed before it was split: one tally over every row, in id order."""
-    rows = list(
-        replay_selectors.replay_source(district=draft.district, start=START_DATE, end=END_DATE)
-    )
+    decide = engine.compile_ruleset(draft.spec()).decide
+    rows = [
+        (pk, school_id, route, bool(notify) and "sro" in notify, facts)
+        for pk, school_id, route, facts, notify in replay_selectors.replay_source(
+            district=draft.district, start=START_DATE, end=END_DATE
+        )
+    ]
     tally = ReplayTally(school_ids_for(admin))
     groups = replay_selectors.replay_disability_groups(rows[0][0], rows[-1][0])
-    tally.add(rows, groups, engine.compile_ruleset(draft.spec()).decide)
+    tally.add(rows, groups, lambda facts: (decide(facts).route, "sro" in decide(facts).also_notify))
     return tally.result(replay_selectors.incident_ids_visible(admin, tally.example_ids()))
 
 
@@ -763,3 +771,138 @@ def test_a_stale_attempts_chunks_write_nothing(admin, draft, random_history, set
 def test_a_replay_of_nothing_is_done_at_once(admin, draft):
     run = execute(start_run(admin, draft).pk)
     assert (run.status, run.processed, run.total, run.result["total"]) == ("done", 0, 0, 0)
+
+
+# --- the PostgreSQL path: the facts the version reads, decided once per distinct answers -----
+
+
+def odd_facts(rng: random.Random) -> dict:
+    """A facts document as history may hold it: registry values, "unknown", nulls, missing
+    answers, and values of the wrong type."""
+    facts = {}
+    for name, fact in FACTS.items():
+        pick = rng.random()
+        if pick < 0.08:
+            continue
+        if pick < 0.14:
+            facts[name] = None
+        elif pick < 0.18:
+            facts[name] = rng.choice(["12", 12.0, 12.5, True, 0, "unknown", 'é"\\'])
+        elif fact.type == "bool":
+            facts[name] = rng.random() < 0.5
+        elif fact.type == "int":
+            facts[name] = rng.randint(3, 19)
+        else:
+            facts[name] = rng.choice([*fact.values, "unknown"])
+    return facts
+
+
+def odd_decision(rng: random.Random, route: str) -> dict:
+    decision = {"route": route}
+    notify = rng.choice([["sro"], ["counselor", "sro"], ["counselor"], [], None, "missing"])
+    if notify != "missing":
+        decision["also_notify"] = notify
+    return decision
+
+
+def chunk_rows(draft, incidents, facts):
+    pks = [incident.pk for incident in incidents]
+    return list(
+        replay_selectors.replay_chunk_rows(
+            district=draft.district,
+            start=START_DATE,
+            end=END_DATE,
+            first_pk=min(pks),
+            last_pk=max(pks),
+            facts=facts,
+        )
+    )
+
+
+@pytest.mark.skipif(
+    not replay_selectors.replay_projects_facts(), reason="PostgreSQL picks the facts"
+)
+def test_the_picked_facts_decide_as_the_whole_document(draft, random_history):
+    rng = random.Random(1818)
+    policy = engine.compile_ruleset(draft.spec())
+    decide_calls = []
+
+    def counted_decide(facts):
+        decide_calls.append(facts)
+        return policy.decide(facts)
+
+    memo = decision_memo(counted_decide, policy.facts_read)
+    rows_seen = 0
+    for _ in range(6):
+        for incident in random_history:
+            Incident.objects.filter(pk=incident.pk).update(
+                facts=odd_facts(rng), decision=odd_decision(rng, incident.route)
+            )
+        documents = chunk_rows(draft, random_history, None)
+        picked = chunk_rows(draft, random_history, policy.facts_read)
+
+        assert [row[:4] for row in picked] == [row[:4] for row in documents]
+        for (pk, _school, _route, _sro, projection), document in zip(
+            picked, documents, strict=True
+        ):
+            decision = policy.decide(document[4])
+            assert memo(projection) == (decision.route, "sro" in decision.also_notify), pk
+        rows_seen += len(picked)
+    assert rows_seen == 240
+    assert {row[3] for row in documents} == {True, False}
+    # Every distinct projection was decided once (the memo was used), and no two decided
+    # projections were the same text.
+    assert len(decide_calls) == len({json.dumps(facts) for facts in decide_calls})
+
+
+def test_the_memo_keeps_at_most_its_limit_and_still_decides_every_row():
+    policy = engine.compile_ruleset(default_policy())
+    decided_count = []
+
+    def counted_decide(facts):
+        decided_count.append(1)
+        return policy.decide(facts)
+
+    names = policy.facts_read
+    calm = json.dumps([None] * len(names))
+    armed = json.dumps(["firearm" if name == "weapon" else None for name in names])
+    crisis = json.dumps(["emotional_crisis" if name == "category" else None for name in names])
+    memo = decision_memo(counted_decide, names, limit=2)
+
+    outcomes = [memo(p) for p in (calm, armed, crisis, calm, armed, crisis, crisis)]
+
+    assert outcomes[:3] == outcomes[3:6]
+    assert outcomes[0][0] != outcomes[1][0] == "sro"
+    assert outcomes[1][1] is False  # the SRO is the route, not notified besides
+    assert len(decided_count) == 5  # calm and armed kept; crisis decided each time
+
+
+def test_the_whole_document_path_gives_the_one_pass_result(
+    admin, draft, random_history, monkeypatch
+):
+    """SQLite (the embedded default) reads whole documents: the same result."""
+    monkeypatch.setattr(replay_selectors, "replay_projects_facts", lambda: False)
+    expected = one_pass_result(admin, draft)
+
+    run = execute(start_run(admin, draft).pk, chunk_size=9)
+
+    assert (run.status, run.processed) == ("done", 40)
+    assert compared(run.result) == expected
+
+
+def test_a_version_edited_between_runs_is_not_decided_from_the_last_runs_memo(
+    admin, draft, random_history
+):
+    first = execute(start_run(admin, draft).pk, chunk_size=7)
+    assert compared(first.result) == one_pass_result(admin, draft)
+    spec = draft.spec()
+    for rule in spec["rules"]:
+        if rule["id"] == "danger-to-others":
+            rule["route"] = "counselor"
+    ruleset_update(user=admin, version=draft.version, spec=spec)
+    draft.refresh_from_db()
+
+    second = execute(start_run(admin, draft).pk, chunk_size=7)
+
+    assert compared(second.result) == one_pass_result(admin, draft)
+    assert compared(second.result) != compared(first.result)
