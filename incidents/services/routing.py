@@ -6,11 +6,12 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from policies import selectors as policy_selectors
 from policies.models import RuleSetStatus
+from policies.registry import LIFE_SAFETY_DANGER, UNKNOWN, WEAPON_VALUES
 from triage.redis import client
 
 from .. import live
@@ -154,11 +155,26 @@ def incidents_route_waiting(
     return own
 
 
+# What filing sends a message of its own for (intake: weapon_reported or danger to others), as
+# a query: a routing task that works through a backlog takes these first, so a life-safety
+# incident never waits for the older ones ahead of it, whichever message finds it.
+_LIFE_SAFETY_FIRST = Case(
+    When(
+        Q(weapon__in=WEAPON_VALUES)
+        | Q(category="weapon", weapon=UNKNOWN)
+        | Q(danger_now=LIFE_SAFETY_DANGER),
+        then=Value(0),
+    ),
+    default=Value(1),
+)
+
+
 def _route_round(own_id: int | None, batch: int) -> tuple[Incident | None, bool]:
     """One transaction: the own incident (waiting for its lock) and up to ``batch`` in all
-    of the others waiting, locked with SKIP LOCKED so that two workers never wait on (or
-    route) each other's. Only districts with a published rule set are searched, so incidents
-    that wait for one do not fill every batch. Returns (own incident if routed, batch full)."""
+    of the others waiting (life safety first, then oldest first), locked with SKIP LOCKED so
+    that two workers never wait on (or route) each other's. Only districts with a published
+    rule set are searched, so incidents that wait for one do not fill every batch. Returns
+    (own incident if routed, batch full)."""
     with transaction.atomic():
         todo = []
         own = None
@@ -183,7 +199,7 @@ def _route_round(own_id: int | None, batch: int) -> tuple[Incident | None, bool]
                     school__district__rulesets__status=RuleSetStatus.PUBLISHED,
                 )
                 .exclude(pk=own_id or 0)
-                .order_by("filed_at")[:room]
+                .order_by(_LIFE_SAFETY_FIRST, "filed_at")[:room]
             )
         if todo:
             _incidents_route_locked(todo)

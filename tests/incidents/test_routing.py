@@ -457,6 +457,25 @@ def test_a_life_safety_filing_always_sends_its_own_message(
     assert Incident.objects.get(pk=calm_again.pk).route == "counselor"
 
 
+def test_a_backlog_is_routed_life_safety_first(teacher, school):
+    """A task working through a backlog takes the incidents filing sent a message of its own
+    for (the same rule) before older ones: with one routing process, a life-safety incident
+    does not wait for the backlog ahead of it."""
+    older = [file(teacher, school, category="emotional_crisis") for _ in range(4)]
+    gun = file(teacher, school, category="weapon", weapon="firearm")
+    unknown_weapon = file(teacher, school, category="weapon", weapon="unknown")
+    danger = file(teacher, school, category="physical_aggression", danger_now="to_others")
+    newest = file(teacher, school, category="emotional_crisis")
+    # A round of 3 from a task whose own incident is routed already (own_id=None: search only).
+    services.routing._route_round(None, 3)
+    routed = set(Incident.objects.filter(route__isnull=False).values_list("pk", flat=True))
+    assert routed == {gun.pk, unknown_weapon.pk, danger.pk}
+    services.routing._route_round(None, 3)  # then the oldest first
+    routed = set(Incident.objects.filter(route__isnull=False).values_list("pk", flat=True))
+    assert routed - {gun.pk, unknown_weapon.pk, danger.pk} == {p.pk for p in older[:3]}
+    assert Incident.objects.get(pk=newest.pk).route is None
+
+
 def test_a_failed_send_clears_the_wake_up_and_the_sweep_always_sends(
     teacher, school, wakeup, monkeypatch, django_capture_on_commit_callbacks
 ):
