@@ -1,7 +1,7 @@
 """Benchmark: the filing pipeline end to end, HTTP POST -> PostgreSQL -> Celery -> queue item.
 
 Starts its own stack (a fresh PostgreSQL database, its own redis-server on a free loopback
-port, gunicorn gthread and a real Celery worker (prefork, as the product runs it), each in its
+port, gunicorn gthread and real Celery workers (prefork, as the product runs them), each in its
 own process group), then:
 
   1. saturation: N incidents over HTTP from C concurrent keep-alive clients, as fast as the
@@ -22,7 +22,12 @@ the machine. Prints figures; asserts nothing.
     .venv/bin/python bench/pipeline.py [--incidents 3000] [--concurrency 16] [--rate 50]
         [--paced-incidents 1000] [--database-url postgres://postgres@127.0.0.1:5432/triage_bench]
         [--broker redis://...] [--web-workers 2] [--web-threads 8] [--pool prefork|threads]
-        [--worker-concurrency 2] [--split-workers] [--skip-baseline] [--keep] [--profile]
+        [--worker-concurrency 2] [--routing-concurrency 1] [--one-worker] [--skip-baseline]
+        [--keep] [--profile]
+
+The product's Celery workers are laid out as the Procfile runs them: one for the "routing"
+queue (--routing-concurrency children) and one for every other queue (--worker-concurrency
+children); --one-worker: a single worker for every queue, the layout before.
 
 --profile runs the product's web processes under cProfile (bench/profile_wsgi.py; py-spy is
 not in the venv) during the saturation run and prints where their CPU went: by component
@@ -551,18 +556,16 @@ def stack_start(args, env: dict, logdir: str, *, baseline: bool) -> tuple[int, l
         f"127.0.0.1:{port}",
     ]
     web = start(f"web-{tag}", argv, web_env, logdir)
-    # One worker for every queue, or (--split-workers, the product only) one for "routing" and
-    # one for the responder queues: two processes, so two cores for Python, and deliveries that
-    # never wait behind a routing backlog. The baseline has one task, so one worker.
-    layout = {"": None}
-    if args.split_workers and not baseline:
-        layout = {
-            "routing": "routing",
-            "responders": "responder.sro,responder.co_responder,responder.counselor,"
-            "responder.administrator,webhooks,maintenance",
-        }
+    # The product as the Procfile runs it: a worker of its own for "routing" (a routing message
+    # never waits for a child busy with deliveries) and one for every other queue (-X
+    # routing); --one-worker: one worker for every queue, as before. The baseline has one
+    # task, so one worker.
+    layout = {"": []}
+    if not args.one_worker and not baseline:
+        layout = {"routing": ["-Q", "routing"], "responders": ["-X", "routing"]}
     workers = []
     for role, queues in layout.items():
+        concurrency = args.routing_concurrency if role == "routing" else args.worker_concurrency
         name = f"celery-{tag}" + (f"-{role}" if role else "")
         workers.append(
             start(
@@ -573,7 +576,7 @@ def stack_start(args, env: dict, logdir: str, *, baseline: bool) -> tuple[int, l
                     "bench.baseline" if baseline else "triage",
                     "worker",
                     "--concurrency",
-                    str(args.worker_concurrency),
+                    str(concurrency),
                     "--pool",
                     args.pool,
                     "--loglevel",
@@ -583,7 +586,7 @@ def stack_start(args, env: dict, logdir: str, *, baseline: bool) -> tuple[int, l
                     "--without-heartbeat",
                     "-n",
                     f"bench-{tag}{role}@%h",
-                    *(["-Q", queues] if queues else []),
+                    *queues,
                 ],
                 web_env,
                 logdir,
@@ -599,7 +602,7 @@ def run_stack(args, env, logdir, db, broker_url, headers, *, baseline: bool) -> 
         f"\n== {tag}: gunicorn gthread {args.web_workers}x"
         f"{1 if args.profile and not baseline else args.web_threads}, "
         f"celery {args.pool} x{args.worker_concurrency}"
-        + (" (split: routing | responders)" if args.split_workers and not baseline else ""),
+        + ("" if args.one_worker or baseline else " (as the Procfile: routing | the rest)"),
         flush=True,
     )
     port, procs = stack_start(args, env, logdir, baseline=baseline)
@@ -671,9 +674,16 @@ def main() -> None:
         "tasks' time limits",
     )
     parser.add_argument(
-        "--split-workers",
+        "--routing-concurrency",
+        type=int,
+        default=1,
+        help="children of the routing worker (the Procfile's: 1)",
+    )
+    parser.add_argument(
+        "--one-worker",
         action="store_true",
-        help="product: one worker for routing, one for the responder queues",
+        help="product: one worker for every queue instead of the Procfile's two (routing | "
+        "the rest)",
     )
     parser.add_argument("--skip-baseline", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the database and the logs")

@@ -1,4 +1,4 @@
-"""The Celery app: every task mapped to a named queue, and a real worker consumes them all."""
+"""The Celery app: every task mapped to a named queue, and real workers consume them all."""
 
 from pathlib import Path
 
@@ -8,6 +8,8 @@ from django.conf import settings
 
 from tests.processes import broker_for_tests, running_worker
 from triage.celery import QUEUE_NAMES, app
+
+PROCFILE = Path(settings.BASE_DIR) / "Procfile"
 
 
 def test_each_queue_has_its_own_routing_key():
@@ -74,17 +76,53 @@ def test_a_worker_without_q_consumes_every_queue(tmp_path):
             server.stop()
 
 
-def test_the_procfile_worker_consumes_every_queue():
-    # `make run` starts the Procfile: its worker names no -Q (so it takes every declared
-    # queue, as the worker test above shows) or names them all.
-    (worker,) = [
-        line.split(":", 1)[1].split()
-        for line in (Path(settings.BASE_DIR) / "Procfile").read_text().splitlines()
-        if line.startswith("worker:")
-    ]
-    assert worker[worker.index("-A") + 1 : worker.index("-A") + 3] == ["triage", "worker"]
-    if "-Q" in worker:
-        assert set(worker[worker.index("-Q") + 1].split(",")) == set(QUEUE_NAMES)
+def test_the_procfile_workers_consume_every_queue_and_routing_has_its_own():
+    # `make run` starts the Procfile. Routing has a worker of its own, so a routing message
+    # never waits for a child busy with deliveries; the other worker takes every other
+    # declared queue (-X routing), so a queue added later is consumed without a change here.
+    workers = {
+        name: command.split()
+        for name, command in (
+            line.split(":", 1) for line in PROCFILE.read_text().splitlines() if ":" in line
+        )
+        if "worker" in command.split()
+    }
+    assert set(workers) == {"worker", "routing"}
+    for argv in workers.values():
+        assert argv[argv.index("-A") + 1 : argv.index("-A") + 3] == ["triage", "worker"]
+    assert workers["routing"][workers["routing"].index("-Q") + 1] == "routing"
+    assert "-Q" not in workers["worker"]
+    assert workers["worker"][workers["worker"].index("-X") + 1] == "routing"
+    # Two workers on one host need two names.
+    assert workers["routing"][workers["routing"].index("-n") + 1].startswith("routing@")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_procfile_workers_split_the_queues_between_them(tmp_path):
+    broker_url, server = broker_for_tests()
+    try:
+        consumed = {}
+        for name in ("worker", "routing"):
+            (argv,) = [
+                line.split(":", 1)[1].split()
+                for line in PROCFILE.read_text().splitlines()
+                if line.startswith(f"{name}:")
+            ]
+            options = argv[argv.index("worker") + 1 :]
+            options = [o for o in options if not o.startswith(("--loglevel", "--concurrency"))]
+            if "-n" in options:  # this test's own name, as two workers on one host need
+                options[options.index("-n") + 1] = f"{name}-test@%h"
+            with running_worker(broker_url, tmp_path / f"{name}.log", *options):
+                client = Celery("probe", broker=broker_url)
+                replies = client.control.inspect(timeout=5).active_queues()
+                assert replies, f"the {name} worker did not answer"
+                (queues,) = replies.values()
+                consumed[name] = {q["name"] for q in queues}
+        assert consumed["routing"] == {"routing"}
+        assert consumed["worker"] == set(QUEUE_NAMES) - {"routing"}
+    finally:
+        if server:
+            server.stop()
 
 
 def test_each_delivery_is_sent_to_its_routes_queue(monkeypatch):

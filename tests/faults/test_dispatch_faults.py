@@ -250,3 +250,71 @@ def test_database_unreachable_for_a_while_then_every_incident_routes_once(
     finally:
         beat.stop()
     assert_routed_exactly_once(warm + ids)
+
+
+def test_a_worker_child_keeps_its_connection_and_replaces_one_the_database_dropped(
+    setting, broker, tmp_path
+):
+    """Prefork children keep one connection between tasks (DATABASE_CONN_MAX_AGE); one that
+    PostgreSQL dropped meanwhile is found broken before the next task uses it, and replaced."""
+    import pytest
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL's view of its backends")
+    import psycopg
+
+    school, teacher = setting
+    db = connection.settings_dict
+
+    def backends() -> dict[int, object]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid, backend_start FROM pg_stat_activity "
+                "WHERE datname = %s AND pid <> pg_backend_pid()",
+                [db["NAME"]],
+            )
+            return dict(cursor.fetchall())
+
+    ours = backends()  # this test process's other pooled connections
+
+    def worker_backends() -> dict[int, object]:
+        return {pid: start for pid, start in backends().items() if pid not in ours}
+
+    with running_worker(broker, tmp_path / "worker.log", DATABASE_CONN_MAX_AGE="60", **FAST):
+        first = file_many(school, teacher, 3)
+        wait_until(lambda: routed_count(first) == 3, 30, 0.1, "the worker routed nothing")
+        time.sleep(0.5)  # the children's deliveries, on their queues, are done too
+        kept = worker_backends()
+        assert 1 <= len(kept) <= 2  # one connection per child, left open after its tasks
+        more = []
+        for _ in range(4):  # one at a time: each its own routing task
+            (one,) = file_many(school, teacher, 1)
+            more.append(one)
+            wait_until(lambda one=one: routed_count([one]) == 1, 30, 0.1, "not routed")
+        time.sleep(0.5)
+        now = worker_backends()
+        # The connections open before are still open, and no more than one per child: the
+        # other child may have made its first one meanwhile, none was made per task.
+        assert kept.items() <= now.items() and len(now) <= 2
+        kept = now
+
+        with psycopg.connect(
+            host=db["HOST"] or "127.0.0.1",
+            port=db["PORT"] or 5432,
+            user=db["USER"],
+            password=db["PASSWORD"] or None,
+            dbname="postgres",
+            autocommit=True,
+        ) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = ANY(%s)",
+                [list(kept)],
+            )
+        after = file_many(school, teacher, 3)
+        # Routed at once by the tasks' new connections (not by a retry after a failure).
+        wait_until(lambda: routed_count(after) == 3, 10, 0.1, "not routed after the drop")
+        assert not set(worker_backends()) & set(kept)
+    assert_routed_exactly_once(first + more + after)
+    log = (tmp_path / "worker.log").read_text()
+    assert "Retry in" not in log and "OperationalError" not in log

@@ -321,6 +321,37 @@ def test_a_routing_message_routes_the_incidents_waiting_with_it(teacher, school)
     assert Incident.objects.get(pk=first.pk).facts["category"] == "emotional_crisis"
 
 
+def test_a_batch_stores_each_incidents_own_decision(teacher, school, other_district_school):
+    """One statement stores the batch's decisions (PostgreSQL): each row gets its own values,
+    as ``bulk_update`` wrote them, and rows outside the batch are left alone."""
+    from incidents.services.routing import _ROUTED_FIELDS
+
+    firearm = file(teacher, school, category="weapon", weapon="firearm")
+    crisis = file(teacher, school, category="emotional_crisis")
+    vaping = file(teacher, school, category="substance", narrative="vape in the restroom")
+    other_teacher = user_with_role(Role.TEACHER, other_district_school, username="ot")
+    waiting = file(other_teacher, other_district_school, category="emotional_crisis")
+    services.incident_route(incident_id=crisis.pk, batch=services.ROUTING_BATCH)
+    stored = {i.pk: i for i in Incident.objects.filter(pk__in=[firearm.pk, crisis.pk, vaping.pk])}
+    assert {i.route for i in stored.values()} == {"sro", "counselor", stored[vaping.pk].route}
+    assert stored[firearm.pk].route == "sro" and stored[crisis.pk].route == "counselor"
+    for incident in stored.values():
+        assert incident.status == "routed" and incident.routed_at is not None
+        assert incident.ruleset.version == incident.ruleset_version
+        assert incident.decision["route"] == incident.route
+        assert incident.facts == incident_facts(incident)
+        assert incident.rule_name == (incident.decision.get("rule_name") or "")
+    assert stored[firearm.pk].facts["weapon"] == "firearm"
+    assert stored[crisis.pk].facts["category"] == "emotional_crisis"
+    untouched = Incident.objects.get(pk=waiting.pk)
+    assert all(
+        getattr(untouched, name) == getattr(waiting, name)
+        for name in _ROUTED_FIELDS
+        if name not in ("decision", "facts")
+    )
+    assert untouched.route is None and untouched.status == "received"
+
+
 def test_a_batch_sends_one_delivery_message_per_route(
     teacher, school, monkeypatch, django_capture_on_commit_callbacks
 ):
@@ -424,6 +455,25 @@ def test_a_life_safety_filing_always_sends_its_own_message(
     services.incidents_route_waiting(incident_id=gun.pk)
     assert Incident.objects.get(pk=gun.pk).route == "sro"
     assert Incident.objects.get(pk=calm_again.pk).route == "counselor"
+
+
+def test_a_backlog_is_routed_life_safety_first(teacher, school):
+    """A task working through a backlog takes the incidents filing sent a message of its own
+    for (the same rule) before older ones: with one routing process, a life-safety incident
+    does not wait for the backlog ahead of it."""
+    older = [file(teacher, school, category="emotional_crisis") for _ in range(4)]
+    gun = file(teacher, school, category="weapon", weapon="firearm")
+    unknown_weapon = file(teacher, school, category="weapon", weapon="unknown")
+    danger = file(teacher, school, category="physical_aggression", danger_now="to_others")
+    newest = file(teacher, school, category="emotional_crisis")
+    # A round of 3 from a task whose own incident is routed already (own_id=None: search only).
+    services.routing._route_round(None, 3)
+    routed = set(Incident.objects.filter(route__isnull=False).values_list("pk", flat=True))
+    assert routed == {gun.pk, unknown_weapon.pk, danger.pk}
+    services.routing._route_round(None, 3)  # then the oldest first
+    routed = set(Incident.objects.filter(route__isnull=False).values_list("pk", flat=True))
+    assert routed - {gun.pk, unknown_weapon.pk, danger.pk} == {p.pk for p in older[:3]}
+    assert Incident.objects.get(pk=newest.pk).route is None
 
 
 def test_a_failed_send_clears_the_wake_up_and_the_sweep_always_sends(

@@ -8,8 +8,9 @@ filing request that was about a fifth of the web process's CPU, for the same fie
 ``PrebuiltFieldsMixin`` keeps the fields a class's ``get_fields`` returned the first time (never
 bound: DRF binds the copies) and gives each instance fresh field objects made from the same
 arguments, as ``Field.__deepcopy__`` does, without deep-copying the arguments that no field
-changes (choices, messages, defaults, validators). A nested serializer or a list field's child
-is still deep-copied: it is bound to its parent. Only for serializers whose fields do not
+changes (choices, messages, defaults, validators): a plain field is a shallow copy of its
+unbound prototype, a nested serializer (or a list of them) is made again from its arguments,
+with its child deep-copied: it is bound to its parent. Only for serializers whose fields do not
 depend on the instance, the data or the context.
 """
 
@@ -20,11 +21,20 @@ from rest_framework import serializers
 
 
 def _fresh(field: serializers.Field) -> serializers.Field:
-    kwargs = {
-        key: copy.deepcopy(value) if isinstance(value, serializers.Field) else value
-        for key, value in field._kwargs.items()
-    }
-    return field.__class__(*field._args, **kwargs)
+    if isinstance(field, serializers.BaseSerializer):
+        # A nested serializer (or a list of them) has fields of its own, bound to it.
+        kwargs = {
+            key: copy.deepcopy(value) if isinstance(value, serializers.Field) else value
+            for key, value in field._kwargs.items()
+        }
+        return field.__class__(*field._args, **kwargs)
+    # A plain field: a copy of the unbound prototype's attributes, without running its
+    # ``__init__`` again (a ChoiceField rebuilt its choice tables there each time). Binding
+    # sets attributes on the copy only; the values shared with the prototype (choices,
+    # messages, validators) are never changed in place.
+    fresh = object.__new__(field.__class__)
+    fresh.__dict__.update(field.__dict__)
+    return fresh
 
 
 class PrebuiltFieldsMixin:
