@@ -75,6 +75,15 @@ def sign_in(page, live_server, username: str, password: str = "demo") -> None:
     page.wait_for_url(f"{live_server.url}/")
 
 
+def sign_out_by_forgetting(page) -> None:
+    """Drop the session as a browser whose cookies are cleared would, after leaving the page
+    first: a page's own requests still in flight (a live page's status fetch) could otherwise
+    set the old CSRF cookie after the next sign-in page set a new one, and that sign-in would
+    then be refused as a CSRF failure."""
+    page.goto("about:blank")
+    page.context.clear_cookies()
+
+
 def fits_a_phone(page) -> bool:
     """Nothing scrolls sideways on the 390 px wide phone viewport of the `page` fixture."""
     return page.evaluate("document.documentElement.scrollWidth") <= 390

@@ -11,7 +11,12 @@ from incidents.models import ItemOrigin, QueueItem
 from policies.services import ruleset_ensure_default
 from schools.demo import seed_people_and_roster
 from schools.models import School, User
-from tests.e2e.conftest import assert_accessible, fits_a_phone, sign_in
+from tests.e2e.conftest import (
+    assert_accessible,
+    fits_a_phone,
+    sign_in,
+    sign_out_by_forgetting,
+)
 
 RECORD_NOTIFICATIONS = """
 window.shownNotifications = [];
@@ -158,7 +163,7 @@ def test_co_response_read_only_and_error_pages_are_accessible(page, asgi_live_se
     expect(page.locator("#co-on-the-way")).to_contain_text("Sam")
     assert_accessible(page)
 
-    page.context.clear_cookies()
+    sign_out_by_forgetting(page)
     sign_in(page, asgi_live_server, "administrator")
     page.goto(f"{asgi_live_server.url}/queues/items/{counselor_item.pk}/")
     expect(page.locator("#read-only-note")).to_be_visible()

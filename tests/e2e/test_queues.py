@@ -10,7 +10,7 @@ from incidents.models import QueueItem
 from policies.services import ruleset_ensure_default
 from schools.demo import seed_people_and_roster
 from schools.models import School, User
-from tests.e2e.conftest import assert_accessible, sign_in
+from tests.e2e.conftest import assert_accessible, sign_in, sign_out_by_forgetting
 
 NARRATIVE = "Ava put her head down and cried; she said she <can't> go home today."
 
@@ -69,7 +69,7 @@ def test_incident_arrives_live_and_the_reporter_sees_the_outcome(page, asgi_live
     expect(page.locator(".messages")).to_contain_text("Resolved: Safety plan.")
     assert_accessible(page)
 
-    page.context.clear_cookies()
+    sign_out_by_forgetting(page)
     sign_in(page, asgi_live_server, "teacher")
     page.goto(f"{asgi_live_server.url}/incidents/{incident.pk}/")
     main = page.locator("main")
@@ -77,7 +77,7 @@ def test_incident_arrives_live_and_the_reporter_sees_the_outcome(page, asgi_live
     expect(main).to_contain_text("Ava is safe; we made a plan with her family.")
     expect(main).not_to_contain_text("Grandmother can pick her up")
 
-    page.context.clear_cookies()
+    sign_out_by_forgetting(page)
     sign_in(page, asgi_live_server, "district_admin")
     page.goto(f"{asgi_live_server.url}/access-log/")
     expect(page.get_by_role("heading", name="Access log")).to_be_visible()
