@@ -66,7 +66,7 @@ def test_a_worker_without_q_consumes_every_queue(tmp_path):
     broker_url, server = broker_for_tests()
     try:
         with running_worker(broker_url, tmp_path / "worker.log"):
-            client = Celery("probe", broker=broker_url)
+            client = Celery("probe", broker=broker_url, set_as_current=False)
             replies = client.control.inspect(timeout=5).active_queues()
             assert replies, "the worker did not answer"
             (queues,) = replies.values()
@@ -113,7 +113,7 @@ def test_the_procfile_workers_split_the_queues_between_them(tmp_path):
             if "-n" in options:  # this test's own name, as two workers on one host need
                 options[options.index("-n") + 1] = f"{name}-test@%h"
             with running_worker(broker_url, tmp_path / f"{name}.log", *options):
-                client = Celery("probe", broker=broker_url)
+                client = Celery("probe", broker=broker_url, set_as_current=False)
                 replies = client.control.inspect(timeout=5).active_queues()
                 assert replies, f"the {name} worker did not answer"
                 (queues,) = replies.values()
