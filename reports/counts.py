@@ -321,13 +321,14 @@ def _rollup_handoffs(flt: EquityFilter) -> HandoffCounts:
     )
 
 
-def _acknowledged(flt: EquityFilter) -> QuerySet[QueueItem]:
-    """The routing items queued in the period at the schools in view, acknowledged."""
+def _acknowledged(flt: EquityFilter, in_scope: Q | None = None) -> QuerySet[QueueItem]:
+    """The routing items queued in the period at the schools in view (``in_scope``: another
+    condition for them), acknowledged."""
     since, until = period_bounds(flt.district, flt.start, flt.end)
     return QueueItem.objects.filter(
+        Q(queue__school_id__in=flt.school_ids) if in_scope is None else in_scope,
         origin=ItemOrigin.ROUTING,
         acknowledged_at__isnull=False,
-        queue__school_id__in=flt.school_ids,
         queued_at__gte=since,
         queued_at__lt=until,
     ).order_by()
@@ -420,7 +421,6 @@ def _rollup_ack_medians(flt: EquityFilter) -> AckMedians:
     """The same medians: the counts per route and wait bucket from the rollups, then the one
     or two middle waits read from the items of their bucket."""
     histogram = _ack_wait_histogram(flt)
-    since, until = period_bounds(flt.district, flt.start, flt.end)
     # The queues' ids, not a join: the index then returns the bucket's items in wait order.
     queues = list(
         ResponderQueue.objects.filter(school_id__in=flt.school_ids)
@@ -441,18 +441,7 @@ def _rollup_ack_medians(flt: EquityFilter) -> AckMedians:
         n = sum(buckets)
         if n <= 0:
             continue
-        items = (
-            QueueItem.objects.filter(
-                in_scope,
-                origin=ItemOrigin.ROUTING,
-                acknowledged_at__isnull=False,
-                route=route,
-                queued_at__gte=since,
-                queued_at__lt=until,
-            )
-            .annotate(wait=WAIT)
-            .order_by()
-        )
+        items = _acknowledged(flt, in_scope).filter(route=route).annotate(wait=WAIT)
         ranks = sorted({(n - 1) // 2, n // 2})
         middle = _waits_at(items, buckets, ranks)
         if len(middle) != len(ranks):

@@ -39,9 +39,10 @@ def _persistent_connections_in_prefork_children(**kwargs) -> None:
     and is closed after a task that left it broken or in a transaction, as Django does for
     each web request.
     """
+    from django.conf import settings
     from django.db import connections
 
-    max_age = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
+    max_age = settings.DATABASE_CONN_MAX_AGE
     for connection in connections.all(initialized_only=False):
         options = connection.settings_dict.get("OPTIONS", {})
         if options.pop("pool", None) is not None:

@@ -120,21 +120,20 @@ TEMPLATES = [
     },
 ]
 
+DATABASE_CONN_MAX_AGE = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))  # prefork too
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        conn_max_age=DATABASE_CONN_MAX_AGE,
         conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and os.environ.get(
     "DATABASE_POOL", "1"
 ) not in ("0", "false", "no"):
-    # A psycopg connection pool per process. Celery's Django fixup closes the connection
-    # around every task whatever CONN_MAX_AGE says; with a pool "close" hands it back instead
-    # of ending a PostgreSQL backend, which cost a new connection per task. The pool checks
-    # a connection before lending it, so one broken by a database restart is replaced, not
-    # handed to a request.
+    # A psycopg connection pool per process, for its threads (prefork children use one plain
+    # connection instead: triage/celery.py). The pool checks a connection before lending it,
+    # so one broken by a database restart is replaced, not handed to a request.
     from psycopg_pool import ConnectionPool
 
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django

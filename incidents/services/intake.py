@@ -18,7 +18,6 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from policies.registry import LIFE_SAFETY_DANGER, weapon_reported
 from schools.models import School, Student, User
 from schools.selectors import has_role_at, memberships_of
 
@@ -225,7 +224,9 @@ def incident_file(
     )
     # Life safety first: an incident the life-safety floor covers always sends its own
     # routing message, which routes it before anything else waiting.
-    life_safety = weapon_reported(category, weapon) or danger_now == LIFE_SAFETY_DANGER
+    life_safety = routing.incident_is_life_safety(
+        category=category, weapon=weapon, danger_now=danger_now
+    )
     try:
         if _one_statement_possible(students, idempotency_key):
             _insert_with_filed_event(incident, actor=reporter)

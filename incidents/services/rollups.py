@@ -123,13 +123,10 @@ class _Changes:
         """The incident leaves its row (``before``; None: not counted yet) for ``after``."""
         if before == after:
             return
-        day = incident.occurred_at.astimezone(
-            zoneinfo.ZoneInfo(incident.school.district.timezone)
-        ).date()
-        for key in (
-            (incident.school_id, False, day, incident.route),
-            (incident.school_id, True, day.replace(day=1), incident.route),
-        ):
+        rows = _day_and_month(incident.occurred_at, incident.school.district.timezone)
+        day = rows[0][1]
+        for month, row_day in rows:
+            key = (incident.school_id, month, row_day, incident.route)
             if before is not None:
                 self.incidents[(*key, *before)] -= 1
             self.incidents[(*key, *after)] += 1
@@ -383,9 +380,6 @@ def _source_rows(district: District) -> tuple[list[IncidentRollup], list[Student
         .annotate(n=Count("pk"), arrests=Count("pk", filter=Q(incident_id__in=arrests)))
         .order_by()
     )
-    months: Counter = Counter()
-    for school, day, route, r, a, n in incident_rows:
-        months[school, day.replace(day=1), route, r, a] += n
     days, years = [], {}
     for school, day, student, *groups, n, a in student_rows:
         cells = dict(zip(STUDENT_GROUPS, groups, strict=True))
@@ -410,21 +404,15 @@ def _source_rows(district: District) -> tuple[list[IncidentRollup], list[Student
     return (
         [
             IncidentRollup(
-                school_id=school, day=day, route=route, referred=r, arrested=a, incidents=n
-            )
-            for school, day, route, r, a, n in incident_rows
-        ]
-        + [
-            IncidentRollup(
                 school_id=school,
-                month=True,
+                month=month,
                 day=day,
                 route=route,
                 referred=r,
                 arrested=a,
                 incidents=n,
             )
-            for (school, day, route, r, a), n in sorted(months.items())
+            for school, month, day, route, r, a, n in _with_months(incident_rows)
         ],
         days + list(years.values()),
     )

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from policies import selectors as policy_selectors
 from policies.models import RuleSetStatus
-from policies.registry import LIFE_SAFETY_DANGER, UNKNOWN, WEAPON_VALUES
+from policies.registry import LIFE_SAFETY_DANGER, UNKNOWN, WEAPON_VALUES, weapon_reported
 from triage.redis import client
 
 from .. import live
@@ -155,9 +155,15 @@ def incidents_route_waiting(
     return own
 
 
-# What filing sends a message of its own for (intake: weapon_reported or danger to others), as
-# a query: a routing task that works through a backlog takes these first, so a life-safety
-# incident never waits for the older ones ahead of it, whichever message finds it.
+def incident_is_life_safety(*, category: str, weapon: str, danger_now: str) -> bool:
+    """What the life-safety floor covers (a weapon reported, or danger to others right now):
+    filing sends such an incident a routing message of its own, whatever is pending."""
+    return weapon_reported(category, weapon) or danger_now == LIFE_SAFETY_DANGER
+
+
+# The same as a query (keep the two together): a routing task that works through a backlog
+# takes these first, so a life-safety incident never waits for the older ones ahead of it,
+# whichever message finds it.
 _LIFE_SAFETY_FIRST = Case(
     When(
         Q(weapon__in=WEAPON_VALUES)
