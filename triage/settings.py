@@ -19,24 +19,9 @@ from kombu import Queue
 
 # One responder queue per route of the vocabulary (pure data: safe to read before Django starts).
 from policies.registry import DEFAULT_ROUTE, ROUTE_INFO
+from triage.env import env_bool, env_list
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def env_bool(name: str, default: bool) -> bool:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ImproperlyConfigured(f"{name} must be 1 or 0 (true/false), got {raw!r}")
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
 DEBUG = env_bool("DJANGO_DEBUG", True)
@@ -144,6 +129,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and os.envi
         "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "10")),
         "check": ConnectionPool.check_connection,
     }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Prepared statements. Each filing ran the same statements (the API token's principal,
+    # the insert) and PostgreSQL planned them every time: the token's five-table join took
+    # 0.7 ms to plan and 0.1 ms to run. With server-side binding psycopg prepares a statement
+    # on a connection once it has run this many times; 0 turns that off (for a PgBouncer in
+    # transaction mode older than 1.21, which cannot keep prepared statements).
+    _prepare = int(os.environ.get("DATABASE_PREPARE_THRESHOLD", "5"))
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"server_side_binding": True, "prepare_threshold": _prepare} if _prepare else {}
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file: wait for locks instead of failing, and take the
     # write lock up front so concurrent transactions queue instead of deadlocking.
