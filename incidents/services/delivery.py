@@ -56,6 +56,17 @@ def queue_members(queue: ResponderQueue) -> list[User]:
     return list(User.objects.filter(pk__in=queue_member_ids(queue), is_active=True))
 
 
+_ITEM_FIELDS = tuple(field.name for field in QueueItem._meta.concrete_fields)
+_RELATED_READ = (
+    "queue__school_id",
+    "queue__route",
+    "queue__webhook_url",
+    "queue__school__name",
+    "queue__school__district_id",
+    "incident__category",
+)
+
+
 def queue_items_deliver(*, item_ids: list[int]) -> int:
     """Tell each item's queue members: a live update, an email naming no student, the webhook.
 
@@ -68,6 +79,8 @@ def queue_items_deliver(*, item_ids: list[int]) -> int:
         items = list(
             QueueItem.objects.select_for_update(of=("self",))
             .select_related("queue__school", "incident")
+            # The mail names the incident's category only: not its narrative or decision.
+            .only(*_ITEM_FIELDS, *_RELATED_READ)
             .filter(pk__in=item_ids, delivered_at__isnull=True)
             .order_by("pk")
         )
@@ -93,8 +106,16 @@ def queue_items_deliver(*, item_ids: list[int]) -> int:
             for item in items
         )
         transaction.on_commit(lambda: live.publish_items(items, "arrived"))
+        by_queue: dict[int, list[QueueItem]] = {}
+        for item in items:
+            by_queue.setdefault(item.queue_id, []).append(item)
         transaction.on_commit(
-            lambda: emails_send([_member_email(item, members_of[item.queue_id]) for item in items])
+            lambda: emails_send(
+                [
+                    _members_email(queued, members_of[queue_id])
+                    for queue_id, queued in by_queue.items()
+                ]
+            )
         )
         for item in items:
             if item.queue.webhook_url:
@@ -102,8 +123,15 @@ def queue_items_deliver(*, item_ids: list[int]) -> int:
     return len(items)
 
 
-def _email_message(item: QueueItem, people: list[User], subject: str, lead: str):
-    """Mail that names no student and carries no narrative: it only links to the item."""
+def _item_link(item: QueueItem) -> str:
+    return f"{settings.SITE_URL}/queues/items/{item.pk}/"
+
+
+def _email_message(
+    item: QueueItem, people: list[User], subject: str, lead: str, lines: list[str] | None = None
+):
+    """Mail that names no student and carries no narrative: it only links to the item (or
+    gives ``lines`` that do, one per item)."""
 
     recipients = [person.email for person in people if person.email]
     if not recipients:
@@ -115,7 +143,7 @@ def _email_message(item: QueueItem, people: list[User], subject: str, lead: str)
     )
     return EmailMessage(
         subject=f"{headline} ({subject})",
-        body=f"{lead}\n{settings.SITE_URL}/queues/items/{item.pk}/\n",
+        body=f"{lead}\n" + "".join(f"{line}\n" for line in lines or [_item_link(item)]),
         to=recipients,
     )
 
@@ -136,18 +164,44 @@ def email_about_item(item: QueueItem, people: list[User], subject: str, lead: st
     emails_send([_email_message(item, people, subject, lead)])
 
 
-def _member_email(item: QueueItem, members: list[User]):
-    kind = "Notification" if item.origin == ItemOrigin.NOTIFY else "New incident"
+def _item_kind(item: QueueItem) -> str:
+    return "Notification" if item.origin == ItemOrigin.NOTIFY else "New incident"
+
+
+def _members_email(items: list[QueueItem], members: list[User]):
+    """The mail to a queue's members about the items one delivery brought it.
+
+    One item: its own mail. Several (a burst of reports, e.g. many staff reporting the same
+    event): one mail listing them, the most urgent first and named in the subject, so a
+    responder's inbox and phone get one message per delivery, not one per report, and
+    nothing waits for it (a delivery sends what it delivered, at once).
+    """
+    items = sorted(items, key=lambda item: (item.urgency, item.pk))
+    first = items[0]
+    school, route = first.queue.school.name, first.get_route_display()
+    if len(items) == 1:
+        return _email_message(
+            first,
+            members,
+            subject=(
+                "for your information"
+                if first.origin == ItemOrigin.NOTIFY
+                else f"new, {route} queue"
+            ),
+            lead=f"{_item_kind(first)} for the {route} queue at {school}. "
+            "Open it to read what happened and respond:",
+        )
     return _email_message(
-        item,
+        first,
         members,
-        subject=(
-            "for your information"
-            if item.origin == ItemOrigin.NOTIFY
-            else f"new, {item.get_route_display()} queue"
-        ),
-        lead=f"{kind} for the {item.get_route_display()} queue at {item.queue.school.name}. "
-        "Open it to read what happened and respond:",
+        subject=f"and {len(items) - 1} more, {route} queue",
+        lead=f"{len(items)} new items for the {route} queue at {school}, the most urgent "
+        "first. Open each to read what happened and respond:",
+        lines=[
+            f"- {URGENCY_WORDS[item.urgency]}: {item.incident.get_category_display()} "
+            f"({_item_kind(item).lower()}) {_item_link(item)}"
+            for item in items
+        ],
     )
 
 

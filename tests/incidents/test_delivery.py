@@ -59,15 +59,20 @@ def test_a_batch_tells_each_queues_members_once_and_names_no_student(
     with django_capture_on_commit_callbacks(execute=True):
         assert services.queue_items_deliver(item_ids=[*ids, ids[0]]) == 3
     assert sorted(published) == sorted((pk, "arrived") for pk in ids)
-    assert sorted(m.to[0] for m in mail.outbox) == [
-        "c1@example.org",
-        "c1@example.org",
-        "c2@example.org",
-    ]
+    # One mail per queue: the two items at the first school come as one list.
+    assert sorted(m.to[0] for m in mail.outbox) == ["c1@example.org", "c2@example.org"]
+    by_to = {m.to[0]: m for m in mail.outbox}
+    both = by_to["c1@example.org"]
+    assert "(and 1 more, Counselor queue)" in both.subject
+    assert both.body.startswith("2 new items for the Counselor queue at ")
+    for pk in ids[:2]:
+        assert f"/queues/items/{pk}/" in both.body
+    assert f"/queues/items/{ids[2]}/" in by_to["c2@example.org"].body
+    assert "more" not in by_to["c2@example.org"].subject
     for message in mail.outbox:
         assert "Jordan" not in message.subject + message.body
         assert "Ellis" not in message.subject + message.body
-        assert "/queues/items/" in message.body
+        assert "crying" not in message.body
     for item in QueueItem.objects.filter(pk__in=ids):
         assert item.delivered_at is not None
         (event,) = item.incident.timeline.filter(kind="delivered")
@@ -82,7 +87,7 @@ def test_copies_of_a_delivery_message_deliver_nothing_twice(
         assert services.queue_items_deliver(item_ids=ids[:2]) == 2
         assert services.queue_items_deliver(item_ids=ids) == 1  # only the one not delivered
         assert services.queue_items_deliver(item_ids=ids) == 0
-    assert len(mail.outbox) == 3
+    assert len(mail.outbox) == 2  # one per delivery and queue: the first two came together
     assert sum(i.incident.timeline.filter(kind="delivered").count() for i in routed) == 3
 
 
@@ -111,3 +116,44 @@ def test_a_webhook_is_sent_after_commit_for_queues_that_have_one(
         services.queue_items_deliver(item_ids=[item.pk for item in routed])
     same_queue = [item.pk for item in routed if item.queue_id == with_hook.queue_id]
     assert sorted(sent) == sorted(same_queue)
+
+
+def test_a_mail_listing_several_items_puts_the_most_urgent_first(
+    school, monkeypatch, django_capture_on_commit_callbacks
+):
+    """A principal told of a firearm in the same delivery as a theft reads the firearm first,
+    in the subject and at the top of the list."""
+    ruleset_ensure_default(district=school.district)
+    monkeypatch.setattr(
+        services.routing, "incident_dispatch", lambda *, incident_id, force=False: True
+    )
+    monkeypatch.setattr(
+        services.delivery, "queue_items_deliver_later", lambda *, item_ids, route: None
+    )
+    teacher = user_with_role(Role.TEACHER, school, username="t")
+    principal = user_with_role(Role.ADMINISTRATOR, school, username="p")
+    principal.email = "p@example.org"
+    principal.save()
+    filed = [
+        services.incident_file(
+            reporter=teacher, school=school, narrative="It happened in the hall.", **answers
+        )[0]
+        for answers in (
+            {"category": "theft", "weapon": "none", "danger_now": "none"},
+            {"category": "weapon", "weapon": "firearm"},
+        )
+    ]
+    services.incident_route(incident_id=filed[0].pk, batch=10)
+    theft, gun = (
+        QueueItem.objects.get(incident=incident, route="administrator") for incident in filed
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.queue_items_deliver(item_ids=[theft.pk, gun.pk]) == 2
+    (message,) = [m for m in mail.outbox if m.to == ["p@example.org"]]
+    assert message.subject.startswith("URGENT: Weapon at ")
+    assert message.subject.endswith("(and 1 more, Administrator queue)")
+    lines = [line for line in message.body.splitlines() if line.startswith("- ")]
+    assert lines[0].startswith("- URGENT: Weapon (notification) ")
+    assert lines[0].endswith(f"/queues/items/{gun.pk}/")
+    assert lines[1].endswith(f"/queues/items/{theft.pk}/")
+    assert "new incident" in lines[1]
