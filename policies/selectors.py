@@ -38,7 +38,9 @@ def ruleset_get(*, user: User, version: int) -> RuleSet:
 
 def ruleset_published(district: District | int) -> RuleSet | None:
     district_id = district if isinstance(district, int) else district.pk
-    return RuleSet.objects.filter(district_id=district_id, status=RuleSetStatus.PUBLISHED).first()
+    # One at most (ruleset_one_published_per_district): no ORDER BY to compile or run.
+    published = RuleSet.objects.filter(district_id=district_id, status=RuleSetStatus.PUBLISHED)
+    return next(iter(published.order_by()), None)
 
 
 @lru_cache(maxsize=256)

@@ -185,11 +185,15 @@ def _route_round(own_id: int | None, batch: int) -> tuple[Incident | None, bool]
         todo = []
         own = None
         if own_id is not None:
-            own = (
-                Incident.objects.select_for_update(of=("self",))
-                .select_related("school__district")
-                .filter(pk=own_id)
-                .first()
+            # At most one row: no ORDER BY (the model's default ordering, or first()'s).
+            own = next(
+                iter(
+                    Incident.objects.select_for_update(of=("self",))
+                    .select_related("school__district")
+                    .filter(pk=own_id)
+                    .order_by()
+                ),
+                None,
             )
             if own is None:
                 logger.warning("routing: incident %s does not exist", own_id)
@@ -336,7 +340,7 @@ def _queues_for(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], ResponderQ
         for q in ResponderQueue.objects.filter(
             school_id__in={school_id for school_id, _ in pairs},
             route__in={route for _, route in pairs},
-        )
+        ).order_by()  # not the model's ordering by school name: a join for nothing
     }
     for school_id, route in pairs - queues.keys():
         queues[school_id, route], _ = ResponderQueue.objects.get_or_create(
