@@ -47,6 +47,6 @@ from .visibility import (  # noqa: F401
     incidents_visible_to,
     last_school_used,
     queue_filter_for,
-    queue_member_ids,
+    queue_members,
     queues_for,
 )

@@ -22,20 +22,22 @@ ROUTE_ROLES = {
 }
 
 
-def queue_member_ids(queue: ResponderQueue) -> set[int]:
+def queue_members(queue: ResponderQueue) -> QuerySet[User]:
+    """The active people who work this queue: its route's roles at its school (and, for the
+    co-responder route, the district's team), in one query."""
     roles = ROUTE_ROLES[queue.route]
-    ids = set(
-        Membership.objects.filter(school_id=queue.school_id, role__in=roles).values_list(
-            "user_id", flat=True
+    members = Q(
+        pk__in=Membership.objects.filter(school_id=queue.school_id, role__in=roles).values(
+            "user_id"
         )
     )
     if queue.route == Route.CO_RESPONDER:
-        ids |= set(
-            CoResponderTeamMember.objects.filter(district_id=queue.school.district_id).values_list(
-                "user_id", flat=True
-            )
+        members |= Q(
+            pk__in=CoResponderTeamMember.objects.filter(
+                district_id=queue.school.district_id
+            ).values("user_id")
         )
-    return ids
+    return User.objects.filter(members, is_active=True).order_by()
 
 
 def queue_filter_for(user: User) -> Q:

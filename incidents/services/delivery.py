@@ -21,10 +21,9 @@ from ..models import (
     EventKind,
     ItemOrigin,
     QueueItem,
-    ResponderQueue,
     TimelineEvent,
 )
-from ..selectors import queue_member_ids
+from ..selectors import queue_members
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +48,6 @@ def queue_items_deliver_later(*, item_ids: list[int], route: str) -> None:
         QueueItem.objects.filter(pk__in=item_ids, delivered_at__isnull=True).update(
             delivery_attempts=F("delivery_attempts") + 1
         )
-
-
-def queue_members(queue: ResponderQueue) -> list[User]:
-
-    return list(User.objects.filter(pk__in=queue_member_ids(queue), is_active=True))
 
 
 _ITEM_FIELDS = tuple(field.name for field in QueueItem._meta.concrete_fields)
@@ -92,7 +86,7 @@ def queue_items_deliver(*, item_ids: list[int]) -> int:
         for item in items:
             item.delivered_at = now
             if item.queue_id not in members_of:
-                members_of[item.queue_id] = queue_members(item.queue)
+                members_of[item.queue_id] = list(queue_members(item.queue))
         TimelineEvent.objects.bulk_create(
             TimelineEvent(
                 incident_id=item.incident_id,

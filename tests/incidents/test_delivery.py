@@ -157,3 +157,39 @@ def test_a_mail_listing_several_items_puts_the_most_urgent_first(
     assert lines[0].endswith(f"/queues/items/{gun.pk}/")
     assert lines[1].endswith(f"/queues/items/{theft.pk}/")
     assert "new incident" in lines[1]
+
+
+def test_queue_members_are_the_routes_roles_at_the_school_and_the_districts_team(
+    school, other_school
+):
+    """Who a queue's mail goes to, route by route: the roles that work it at its school
+    (clinicians and SROs for co-response, plus the district's co-responder team), active
+    people only, each once."""
+    from incidents.models import CoResponderTeamMember, ResponderQueue
+    from incidents.selectors import queue_members
+
+    counselor = user_with_role(Role.COUNSELOR, school, username="counselor")
+    user_with_role(Role.COUNSELOR, other_school, username="elsewhere")
+    principal = user_with_role(Role.ADMINISTRATOR, school, username="principal")
+    officer = user_with_role(Role.SRO, school, username="officer")
+    clinician = user_with_role(Role.CLINICIAN, school, username="clinician")
+    both = user_with_role(Role.CLINICIAN, school, username="both")
+    user_with_role(Role.SRO, school, username="both")  # a second role at the school
+    team = user_with_role(Role.CLINICIAN, other_school, username="team")
+    CoResponderTeamMember.objects.create(district=school.district, user=team)
+    CoResponderTeamMember.objects.create(district=school.district, user=both)
+    gone = user_with_role(Role.COUNSELOR, school, username="gone")
+    gone.is_active = False
+    gone.save()
+    user_with_role(Role.TEACHER, school, username="teacher")
+
+    def members(route: str) -> list[str]:
+        queue, _ = ResponderQueue.objects.get_or_create(school=school, route=route)
+        return sorted(user.username for user in queue_members(queue))
+
+    assert members("counselor") == [counselor.username]
+    assert members("administrator") == [principal.username]
+    assert members("sro") == sorted([officer.username, both.username])
+    assert members("co_responder") == sorted(
+        [officer.username, clinician.username, both.username, team.username]
+    )
