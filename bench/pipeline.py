@@ -933,13 +933,21 @@ def profile_report(profile_dir: str, requests_n: int) -> None:
         print(f"    {1000 * tottime / n:7.3f}  ({nc / n:5.1f})  {func}  {where[-70:]}")
 
 
+def pair_ratios(product: Figures, base: Figures) -> tuple[float, float]:
+    """A (product, baseline) saturation pair's end-to-end and web-CPU ratios."""
+    return (
+        product.e2e_rate / base.e2e_rate,
+        product.cpu_ms.get("web", 0) / (base.cpu_ms.get("web") or 1),
+    )
+
+
 def repeats_report(pairs: list[tuple[Figures, Figures]]) -> tuple[float, float]:
     """Each (product, baseline) saturation pair's ratios, and their medians."""
     print(f"\n== {len(pairs)} saturation pairs (product / baseline)")
     e2e, web = [], []
     for n, (product, base) in enumerate(pairs, 1):
-        e2e.append(product.e2e_rate / base.e2e_rate)
-        web.append(product.cpu_ms.get("web", 0) / (base.cpu_ms.get("web") or 1))
+        for ratios, ratio in zip((e2e, web), pair_ratios(product, base), strict=True):
+            ratios.append(ratio)
         print(
             f"  {n}: e2e {product.e2e_rate:6.1f} / {base.e2e_rate:6.1f} = {e2e[-1]:.2f}x, "
             f"web CPU {product.cpu_ms.get('web', 0):.2f} / {base.cpu_ms.get('web', 0):.2f} ms "
@@ -983,14 +991,7 @@ def summary(figures: list[Figures], args, pairs: list[tuple[Figures, Figures]]) 
     # end-to-end throughput at least the baseline's (goal 1.25x), p99 under 100 ms at 50/s.
     # With --repeat, the medians of the pairs.
     if pairs:
-        e2e, web = (
-            repeats_report(pairs)
-            if len(pairs) > 1
-            else (
-                pairs[0][0].e2e_rate / pairs[0][1].e2e_rate,
-                pairs[0][0].cpu_ms.get("web", 0) / (pairs[0][1].cpu_ms.get("web") or 1),
-            )
-        )
+        e2e, web = repeats_report(pairs) if len(pairs) > 1 else pair_ratios(*pairs[0])
         what = f"median of {len(pairs)} pairs: " if len(pairs) > 1 else ""
         print(
             f"target web CPU per filing <= 2x the bare insert: {what}{web:.2f}x -> "

@@ -83,10 +83,12 @@ def queue_items_deliver(*, item_ids: list[int]) -> int:
         now = timezone.now()
         QueueItem.objects.filter(pk__in=[item.pk for item in items]).update(delivered_at=now)
         members_of: dict[int, list[User]] = {}
+        by_queue: dict[int, list[QueueItem]] = {}
         for item in items:
             item.delivered_at = now
             if item.queue_id not in members_of:
                 members_of[item.queue_id] = list(queue_members(item.queue))
+            by_queue.setdefault(item.queue_id, []).append(item)
         TimelineEvent.objects.bulk_create(
             TimelineEvent(
                 incident_id=item.incident_id,
@@ -100,9 +102,6 @@ def queue_items_deliver(*, item_ids: list[int]) -> int:
             for item in items
         )
         transaction.on_commit(lambda: live.publish_items(items, "arrived"))
-        by_queue: dict[int, list[QueueItem]] = {}
-        for item in items:
-            by_queue.setdefault(item.queue_id, []).append(item)
         transaction.on_commit(
             lambda: emails_send(
                 [

@@ -4,7 +4,8 @@ import pytest
 from django.core import mail
 
 from incidents import live, services
-from incidents.models import QueueItem
+from incidents.models import CoResponderTeamMember, QueueItem, ResponderQueue
+from incidents.selectors import queue_members
 from policies.services import ruleset_ensure_default
 from schools.models import Role
 from tests.factories import StudentFactory, user_with_role
@@ -165,9 +166,6 @@ def test_queue_members_are_the_routes_roles_at_the_school_and_the_districts_team
     """Who a queue's mail goes to, route by route: the roles that work it at its school
     (clinicians and SROs for co-response, plus the district's co-responder team), active
     people only, each once."""
-    from incidents.models import CoResponderTeamMember, ResponderQueue
-    from incidents.selectors import queue_members
-
     counselor = user_with_role(Role.COUNSELOR, school, username="counselor")
     user_with_role(Role.COUNSELOR, other_school, username="elsewhere")
     principal = user_with_role(Role.ADMINISTRATOR, school, username="principal")
