@@ -337,6 +337,13 @@ def group_pids(pgid: int) -> list[int]:
     return pids
 
 
+def component_of(name: str) -> str:
+    """A started process's component: "celery-product-routing" -> "celery routing",
+    "web-product" -> "web", "redis" -> "redis"."""
+    parts = name.split("-")
+    return " ".join([parts[0], *parts[2:]])
+
+
 def cpu_snapshot(db: str, groups: dict[str, list[int]]) -> dict[str, dict[int, float]]:
     """CPU used so far by each component: our process groups, this load generator (with its
     threads) and the PostgreSQL backends serving the bench database (other databases' work,
@@ -388,6 +395,11 @@ PRODUCT_SQL = {
     # Queued -> delivered (members told: live update, email), read after the broker drained.
     "delivery": "SELECT extract(epoch FROM delivered_at - queued_at)::float8 "
     "FROM incidents_queueitem WHERE origin = 'routing' AND incident_id = ANY(%s)",
+    # How many routing transactions and delivery tasks did the work: each stamps its rows
+    # with one now(), so the distinct stamps count them.
+    "rounds": "SELECT count(DISTINCT i.routed_at), count(DISTINCT q.delivered_at) "
+    "FROM incidents_incident i JOIN incidents_queueitem q ON q.incident_id = i.id "
+    "WHERE i.id = ANY(%s)",
 }
 BASELINE_SQL = {
     "count": "SELECT count(*) FROM bench_baseline "
@@ -457,6 +469,7 @@ class Figures:
     delivered: int | None = None  # product: routing items delivered once the broker drained
     deliver_p50: float = float("nan")  # queued -> delivered, ms
     deliver_p99: float = float("nan")
+    rounds: tuple[int, int] | None = None  # product: routing transactions, delivery tasks
 
 
 def measure(
@@ -470,12 +483,13 @@ def measure(
     if cpu is not None:  # (db, groups, snapshot before the load)
         used = cpu_used(cpu[2], cpu_snapshot(cpu[0], cpu[1]))
         cpu_ms = {name: 1000 * sec / max(1, len(rows)) for name, sec in used.items()}
-    delivery = None
+    delivery = rounds = None
     if "delivery" in sql:
         with psycopg.connect(db, autocommit=True) as conn:
             delivery = [
                 r[0] for r in conn.execute(sql["delivery"], [load.ok_ids]) if r[0] is not None
             ]
+            rounds = conn.execute(sql["rounds"], [load.ok_ids]).fetchone()
     lat = [r[0] for r in rows]
     last_queued = max((r[1] for r in rows), default=load.first_send)
     e2e = len(rows) / (last_queued - load.first_send) if rows else 0.0
@@ -501,6 +515,7 @@ def measure(
         delivered=None if delivery is None else len(delivery),
         deliver_p50=pct(delivery or [], 50) * 1000,
         deliver_p99=pct(delivery or [], 99) * 1000,
+        rounds=rounds,
     )
     show(figs)
     for err in load.errors[:5]:
@@ -520,6 +535,13 @@ def show(f: Figures) -> None:
             f"\n    queued->delivered p50 {f.deliver_p50:.0f} ms  p99 {f.deliver_p99:.0f} ms "
             f"({f.delivered}/{f.queued} delivered)"
             if f.delivered is not None
+            else ""
+        )
+        + (
+            f"\n    {f.rounds[0]} routing transactions, {f.rounds[1]} delivery tasks "
+            f"({f.created / max(1, f.rounds[0]):.1f} and {f.created / max(1, f.rounds[1]):.1f} "
+            "incidents each)"
+            if f.rounds
             else ""
         )
         + (f"\n    broker drained {f.drain:.1f} s after the last check" if f.drain > 0.5 else "")
@@ -630,8 +652,8 @@ def run_stack(
             sys.exit(f"{tag}: warm-up incidents were never queued; see the worker log")
         out = []
         groups: dict[str, list[int]] = {}
-        for name, proc in STARTED:  # "celery-product-routing" counts as "celery"
-            groups.setdefault(name.split("-")[0], []).append(proc.pid)
+        for name, proc in STARTED:  # "celery-product-routing" counts as "celery routing"
+            groups.setdefault(component_of(name), []).append(proc.pid)
         before = cpu_snapshot(db, groups)
         switch = os.path.join(args.profile_dir, "on") if args.profile and not baseline else ""
         if switch:

@@ -19,9 +19,10 @@ RETRY = {
 
 
 @shared_task(name="incidents.tasks.incident_route_task", time_limit=30, soft_time_limit=20, **RETRY)
-def incident_route_task(incident_id: int) -> None:
-    # Routes this incident, then every incident waiting (see services.routing_wakeup_key).
-    services.incidents_route_waiting(incident_id=incident_id)
+def incident_route_task(incident_id: int, coalesce: bool = False) -> None:
+    # Routes this incident, then every incident waiting (see services.routing_wakeup_key);
+    # ``coalesce``: a filing's message, which may wait a moment under load.
+    services.incidents_route_waiting(incident_id=incident_id, coalesce=coalesce)
 
 
 @shared_task(name="incidents.tasks.deliver_task", time_limit=30, soft_time_limit=20, **RETRY)

@@ -44,6 +44,8 @@ from .queues import (  # noqa: F401
 from .routing import (  # noqa: F401
     DELIVERY_BATCH,
     ROUTING_BATCH,
+    ROUTING_BUSY,
+    ROUTING_COALESCE_S,
     ROUTING_ROUNDS,
     ROUTING_WAKEUP_TTL_MS,
     incident_dispatch,

@@ -42,10 +42,30 @@ logger = logging.getLogger(__name__)
 # task's search finds it. The key expires, so a lost message costs at most a second of
 # coalescing; the sweep re-sends whatever is still unrouted. With nothing waiting, every
 # filing sends its own message: latency is not traded for throughput.
+#
+# Under load (the last task in this process routed ROUTING_BUSY or more: filings come faster
+# than rounds go), a filing's message waits ROUTING_COALESCE_S with the wake-up held before it
+# routes, so each round takes more and a burst costs fewer rounds. A round has a fixed cost
+# (its statements, its delivery message): at saturation (bench/pipeline.py) rounds of about
+# 12 became rounds of about 34, and the workers' CPU per incident fell from 4.4 to 2.3 ms.
+# Life safety never waits: its message (and the sweep's, and a continuation) routes at once,
+# whatever is pending. At a steady 50/s rounds route one or two, so nothing waits.
 ROUTING_WAKEUP_TTL_MS = 1000
 ROUTING_BATCH = 50  # incidents per transaction
 ROUTING_ROUNDS = 20  # batches per task; more waiting continues in a new message
+ROUTING_BUSY = 10  # a task that routed this many means load: the next filing's message waits
+ROUTING_COALESCE_S = 0.1  # how long it waits (at most this much latency, under load only)
 DELIVERY_BATCH = 100  # items per delivery message
+
+
+class _Pace:
+    """How many incidents this process's last routing task routed: a routing process runs
+    one task at a time, so it is the load its next message meets."""
+
+    last_task = 0
+
+
+pace = _Pace()
 
 
 def routing_wakeup_key() -> str:
@@ -62,6 +82,18 @@ def _routing_wakeup_claim() -> bool:
         return bool(wakeup.set(routing_wakeup_key(), "1", nx=True, px=ROUTING_WAKEUP_TTL_MS))
     except Exception:  # Redis down: send, and let the broker's own failure path decide
         return True
+
+
+def _routing_wakeup_hold() -> bool:
+    """Set the wake-up (pending or not): filings send nothing while a message waits. False
+    without Redis, or when it could not be set."""
+    wakeup = _wakeup_redis()
+    if wakeup is None:
+        return False
+    try:
+        return bool(wakeup.set(routing_wakeup_key(), "1", px=ROUTING_WAKEUP_TTL_MS))
+    except Exception:
+        return False
 
 
 def routing_wakeup_clear() -> None:
@@ -94,7 +126,10 @@ def incident_dispatch(*, incident_id: int, force: bool = False) -> bool:
     if not force and not _routing_wakeup_claim():
         return True
     try:
-        incident_route_task.apply_async(args=[incident_id], retry=False)
+        # A filing's message may wait under load; a forced one routes at once.
+        incident_route_task.apply_async(
+            args=[incident_id], kwargs={"coalesce": not force}, retry=False
+        )
     except Exception as exc:  # the broker is down: the beat sweep will send it later
         logger.warning(
             "routing of incident %s not sent yet (%s); the sweep will retry",
@@ -132,27 +167,56 @@ def incident_route(*, incident_id: int, batch: int = 1) -> Incident | None:
     batch - 1 other waiting incidents are routed in the same transaction. Returns the
     incident, or None when it does not exist or waits for a published rule set.
     """
-    own, _ = _route_round(incident_id, batch)
-    return own
+    return _route_round(incident_id, batch)[0]
 
 
 def incidents_route_waiting(
-    *, incident_id: int, batch: int = ROUTING_BATCH, rounds: int = ROUTING_ROUNDS
+    *,
+    incident_id: int,
+    batch: int = ROUTING_BATCH,
+    rounds: int = ROUTING_ROUNDS,
+    coalesce: bool = False,
 ) -> Incident | None:
     """The routing task: this incident, then every incident waiting, a batch per transaction.
 
     Stops at the first batch that is not full; after ``rounds`` full ones it sends a new
-    message to go on, so one task never runs past its time limit.
+    message to go on, so one task never runs past its time limit. With ``coalesce`` (a
+    filing's message, not a life-safety one) and this process's last round busy, it sends
+    itself again ROUTING_COALESCE_S later with the wake-up held, and routes nothing now.
     """
+    if coalesce and pace.last_task >= ROUTING_BUSY and _route_later(incident_id):
+        return None
     routing_wakeup_clear()
-    own, full = _route_round(incident_id, batch)
+    own, routed = _route_round(incident_id, batch)
+    pace.last_task = routed
     for _ in range(rounds - 1):
-        if not full:
+        if routed < batch:
             return own
-        _, full = _route_round(None, batch)
-    if full:
+        _, routed = _route_round(None, batch)
+        pace.last_task += routed
+    if routed >= batch:
         incident_dispatch(incident_id=incident_id, force=True)
     return own
+
+
+def _route_later(incident_id: int) -> bool:
+    """Hold the wake-up and send this message again in ROUTING_COALESCE_S (routed at once
+    then). False when either failed: the caller routes now."""
+    from ..tasks import incident_route_task  # tasks import services: a cycle
+
+    if not _routing_wakeup_hold():
+        return False
+    try:
+        incident_route_task.apply_async(
+            args=[incident_id],
+            kwargs={"coalesce": False},
+            countdown=ROUTING_COALESCE_S,
+            retry=False,
+        )
+    except Exception as exc:
+        logger.warning("routing: waiting under load failed (%s); routing now", exc)
+        return False
+    return True
 
 
 def incident_is_life_safety(*, category: str, weapon: str, danger_now: str) -> bool:
@@ -180,7 +244,7 @@ def _route_round(own_id: int | None, batch: int) -> tuple[Incident | None, bool]
     of the others waiting (life safety first, then oldest first), locked with SKIP LOCKED so
     that two workers never wait on (or route) each other's. Only districts with a published
     rule set are searched, so incidents that wait for one do not fill every batch. Returns
-    (own incident if routed, batch full)."""
+    (own incident if routed, how many it routed or found waiting for a rule set)."""
     with transaction.atomic():
         todo = []
         own = None
@@ -213,7 +277,7 @@ def _route_round(own_id: int | None, batch: int) -> tuple[Incident | None, bool]
             )
         if todo:
             _incidents_route_locked(todo)
-    return (own if own is not None and own.route is not None else None), len(todo) >= batch
+    return (own if own is not None and own.route is not None else None), len(todo)
 
 
 def _incidents_route_locked(incidents: list[Incident]) -> None:

@@ -415,11 +415,11 @@ class FakeRedis:
 def wakeup(settings, monkeypatch):
     """Filing with the Redis wake-up on, and the routing messages it sends recorded."""
     from incidents import tasks
-    from triage import redis as triage_redis
 
     fake = FakeRedis()
     settings.REDIS_URL = "redis://wake-up.invalid/0"
-    monkeypatch.setattr(triage_redis, "client", lambda timeout=5.0: fake)
+    # The routing service imported the client by name: patch its reference, not the module's.
+    monkeypatch.setattr(services.routing, "client", lambda timeout=5.0: fake)
     fake.sent = []
     monkeypatch.setattr(
         tasks.incident_route_task, "apply_async", lambda args, **kw: fake.sent.append(args[0])
@@ -455,6 +455,101 @@ def test_a_life_safety_filing_always_sends_its_own_message(
     services.incidents_route_waiting(incident_id=gun.pk)
     assert Incident.objects.get(pk=gun.pk).route == "sro"
     assert Incident.objects.get(pk=calm_again.pk).route == "counselor"
+
+
+@pytest.fixture
+def sent_with_options(monkeypatch):
+    """The routing messages sent, with their keyword arguments and countdown."""
+    from incidents import tasks
+
+    sent = []
+    monkeypatch.setattr(
+        tasks.incident_route_task,
+        "apply_async",
+        lambda args, **kw: sent.append((args[0], kw.get("kwargs"), kw.get("countdown"))),
+    )
+    return sent
+
+
+def test_a_task_remembers_how_many_it_routed(teacher, school):
+    waiting = [file(teacher, school, category="emotional_crisis") for _ in range(12)]
+    services.incidents_route_waiting(incident_id=waiting[0].pk, batch=5, rounds=5)
+    assert services.routing.pace.last_task == 12  # three rounds: 5 + 5 + 2
+    lone = file(teacher, school, category="emotional_crisis")
+    services.incidents_route_waiting(incident_id=lone.pk)
+    assert services.routing.pace.last_task == 1
+
+
+def test_under_load_a_filings_message_waits_with_the_wake_up_held(
+    teacher, school, wakeup, sent_with_options, django_capture_on_commit_callbacks
+):
+    services.routing.pace.last_task = services.ROUTING_BUSY  # the last task was a big one
+    with django_capture_on_commit_callbacks(execute=True):
+        first = file(teacher, school, category="emotional_crisis")
+    assert sent_with_options == [(first.pk, {"coalesce": True}, None)]
+    assert services.incidents_route_waiting(incident_id=first.pk, coalesce=True) is None
+    assert Incident.objects.get(pk=first.pk).route is None  # it waits...
+    # ... in a message of its own, due ROUTING_COALESCE_S later, which will not wait again.
+    assert sent_with_options[1] == (first.pk, {"coalesce": False}, services.ROUTING_COALESCE_S)
+    assert services.routing_wakeup_key() in wakeup.keys  # held: filings meanwhile send nothing
+    with django_capture_on_commit_callbacks(execute=True):
+        second = file(teacher, school, category="emotional_crisis")
+    assert len(sent_with_options) == 2
+    services.incidents_route_waiting(incident_id=first.pk, coalesce=False)
+    assert Incident.objects.get(pk=first.pk).route == "counselor"
+    assert Incident.objects.get(pk=second.pk).route == "counselor"  # the same round
+    assert wakeup.keys == {}  # cleared: the next filing sends again
+
+
+def test_under_load_life_safety_is_routed_at_once(
+    teacher, school, wakeup, sent_with_options, django_capture_on_commit_callbacks
+):
+    services.routing.pace.last_task = 50
+    with django_capture_on_commit_callbacks(execute=True):
+        calm = file(teacher, school, category="emotional_crisis")
+        gun = file(teacher, school, category="weapon", weapon="firearm")
+        fight = file(teacher, school, category="physical_aggression", danger_now="to_others")
+    assert sent_with_options == [
+        (calm.pk, {"coalesce": True}, None),
+        (gun.pk, {"coalesce": False}, None),
+        (fight.pk, {"coalesce": False}, None),
+    ]
+    services.incidents_route_waiting(incident_id=gun.pk, coalesce=False)
+    assert Incident.objects.get(pk=gun.pk).route == "sro"
+    assert Incident.objects.get(pk=fight.pk).route is not None
+    assert len(sent_with_options) == 3  # nothing was put off
+
+
+def test_when_quiet_a_filings_message_routes_at_once(teacher, school, wakeup, sent_with_options):
+    services.routing.pace.last_task = services.ROUTING_BUSY - 1
+    incident = file(teacher, school, category="emotional_crisis")
+    services.incidents_route_waiting(incident_id=incident.pk, coalesce=True)
+    assert Incident.objects.get(pk=incident.pk).route == "counselor"
+    assert sent_with_options == []
+
+
+def test_under_load_without_redis_or_broker_the_message_routes_at_once(
+    teacher, school, monkeypatch, settings
+):
+    """Nothing can hold filings back without Redis (the embedded default), and a message
+    that cannot be sent again must not leave its incident waiting for the sweep."""
+    from incidents import tasks
+
+    settings.REDIS_URL = ""
+    services.routing.pace.last_task = 50
+    incident = file(teacher, school, category="emotional_crisis")
+    services.incidents_route_waiting(incident_id=incident.pk, coalesce=True)
+    assert Incident.objects.get(pk=incident.pk).route == "counselor"
+
+    def down(*args, **kwargs):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(services.routing, "_routing_wakeup_hold", lambda: True)
+    monkeypatch.setattr(tasks.incident_route_task, "apply_async", down)
+    services.routing.pace.last_task = 50
+    other = file(teacher, school, category="emotional_crisis")
+    services.incidents_route_waiting(incident_id=other.pk, coalesce=True)
+    assert Incident.objects.get(pk=other.pk).route == "counselor"
 
 
 def test_a_backlog_is_routed_life_safety_first(teacher, school):
