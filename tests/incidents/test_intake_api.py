@@ -386,3 +386,73 @@ def test_filing_costs_a_fixed_handful_of_queries(teacher, school, django_assert_
         response = client.post("/api/incidents/", body, format="json")
     assert response.status_code == 201
     assert (response.json()["current_route"], response.json()["outcomes"]) == (None, [])
+
+
+def test_the_incident_is_written_as_drfs_own_fields_write_it(teacher, school, jordan):
+    """IncidentOutSerializer writes its fields directly (the filing request's hot path): the
+    result must be what DRF's generic path makes of the declared fields, for every kind of
+    incident and reader, in a district's own time zone."""
+    from zoneinfo import ZoneInfo
+
+    from rest_framework import serializers
+    from rest_framework.renderers import JSONRenderer
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from incidents import services
+    from incidents.intake_serializers import IncidentOutSerializer
+    from incidents.models import QueueItem
+    from policies.services import ruleset_ensure_default
+
+    ruleset_ensure_default(district=school.district)
+    bare = post(api_client_for(teacher), valid()).json()["id"]
+    full = post(
+        api_client_for(teacher),
+        valid(
+            category="emotional_crisis",
+            location="classroom",
+            weapon="none",
+            injury="first_aid",
+            threat="to_self",
+            threat_words='Said "I\'m done" <b>twice</b>',
+            danger_now="none",
+            student_state="calming_down",
+            with_now="counselor",
+            students=[
+                {"student_id": jordan.student_id, "role": "subject"},
+                {"name": "Visitor Kid", "age": 12, "role": "witness"},
+            ],
+        ),
+    ).json()["id"]
+    gun = post(api_client_for(teacher), valid(category="weapon", weapon="firearm")).json()["id"]
+    for incident_id in (full, gun):
+        services.incident_route(incident_id=incident_id)
+    counselor = user_with_role(Role.COUNSELOR, school, username="counselor-a")
+    item = QueueItem.objects.get(incident_id=full, origin="routing")
+    services.queue_item_acknowledge(user=counselor, item_id=item.pk)
+    services.queue_item_resolve(
+        user=counselor, item_id=item.pk, outcome="counseling_provided", summary="Talked it out."
+    )
+    admin = user_with_role(Role.DISTRICT_ADMIN, school, username="da-a")
+
+    def as_json(data):
+        return json.loads(JSONRenderer().render(data))
+
+    checked = 0
+    with timezone.override(ZoneInfo("America/Denver")):
+        for reader in (teacher, admin, counselor):
+            request = Request(APIRequestFactory().get("/api/incidents/"))
+            request.user = reader
+            for incident in Incident.objects.filter(pk__in=[bare, full, gun]).select_related(
+                "school", "filed_by"
+            ):
+                serializer = IncidentOutSerializer(incident, context={"request": request})
+                generic = serializers.Serializer.to_representation(serializer, incident)
+                assert as_json(serializer.data) == as_json(generic)
+                assert list(serializer.data) == list(generic)  # the same order of keys
+                checked += 1
+    assert checked == 9
+    shown = IncidentOutSerializer(Incident.objects.get(pk=full), context={"request": request}).data
+    assert [s["name"] for s in shown["students"]] == ["Jordan Rivera", "Visitor Kid"]
+    assert shown["outcomes"][0]["summary"] == "Talked it out."
+    assert shown["filed_at"].endswith("-07:00") or shown["filed_at"].endswith("-06:00")
