@@ -92,7 +92,7 @@ def _no_routing_wakeup_pending():
     routing task of an earlier test would make this one's first message wait (pace)."""
     from incidents.services import routing
 
-    routing.pace.last_task = 0
+    routing.pace.last_tasks = (0, 0)
     if not settings.REDIS_URL:
         return
     from incidents.services import routing_wakeup_key

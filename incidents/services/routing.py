@@ -43,26 +43,35 @@ logger = logging.getLogger(__name__)
 # coalescing; the sweep re-sends whatever is still unrouted. With nothing waiting, every
 # filing sends its own message: latency is not traded for throughput.
 #
-# Under load (the last task in this process routed ROUTING_BUSY or more: filings come faster
-# than rounds go), a filing's message waits ROUTING_COALESCE_S with the wake-up held before it
-# routes, so each round takes more and a burst costs fewer rounds. A round has a fixed cost
-# (its statements, its delivery message): at saturation (bench/pipeline.py) rounds of about
-# 12 became rounds of about 34, and the workers' CPU per incident fell from 4.4 to 2.3 ms.
-# Life safety never waits: its message (and the sweep's, and a continuation) routes at once,
-# whatever is pending. At a steady 50/s rounds route one or two, so nothing waits.
+# Under load (the last two tasks in this process routed ROUTING_BUSY or more each: filings
+# come faster than rounds go), a filing's message waits ROUTING_COALESCE_S with the wake-up
+# held before it routes, so each round takes more and a burst costs fewer rounds. A round has
+# a fixed cost (its statements, its delivery message): at saturation (bench/pipeline.py)
+# rounds of about 12 became rounds of about 34, and the workers' CPU per incident fell from
+# 4.4 to 2.3 ms. Life safety never waits: its message (and the sweep's, and a continuation)
+# routes at once, whatever is pending. At a steady 50/s tasks route one or two, and one big
+# task after a stall is not load, so nothing waits.
 ROUTING_WAKEUP_TTL_MS = 1000
 ROUTING_BATCH = 50  # incidents per transaction
 ROUTING_ROUNDS = 20  # batches per task; more waiting continues in a new message
-ROUTING_BUSY = 10  # a task that routed this many means load: the next filing's message waits
+ROUTING_BUSY = 10  # two tasks in a row that routed this many mean load: the next message waits
 ROUTING_COALESCE_S = 0.1  # how long it waits (at most this much latency, under load only)
 DELIVERY_BATCH = 100  # items per delivery message
 
 
 class _Pace:
-    """How many incidents this process's last routing task routed: a routing process runs
-    one task at a time, so it is the load its next message meets."""
+    """How many incidents this process's last two routing tasks routed: a routing process
+    runs one task at a time, so they are the load its next message meets. Both must be busy:
+    one big task after a stall (a backlog caught up at a steady 50/s) is not load."""
 
-    last_task = 0
+    last_tasks = (0, 0)
+
+    def record(self, routed: int) -> None:
+        self.last_tasks = (self.last_tasks[-1], routed)
+
+    @property
+    def busy(self) -> bool:
+        return min(self.last_tasks) >= ROUTING_BUSY
 
 
 pace = _Pace()
@@ -181,19 +190,20 @@ def incidents_route_waiting(
 
     Stops at the first batch that is not full; after ``rounds`` full ones it sends a new
     message to go on, so one task never runs past its time limit. With ``coalesce`` (a
-    filing's message, not a life-safety one) and this process's last round busy, it sends
+    filing's message, not a life-safety one) and this process's last tasks busy, it sends
     itself again ROUTING_COALESCE_S later with the wake-up held, and routes nothing now.
     """
-    if coalesce and pace.last_task >= ROUTING_BUSY and _route_later(incident_id):
+    if coalesce and pace.busy and _route_later(incident_id):
         return None
     routing_wakeup_clear()
     own, routed = _route_round(incident_id, batch)
-    pace.last_task = routed
+    total = routed
     for _ in range(rounds - 1):
         if routed < batch:
-            return own
+            break
         _, routed = _route_round(None, batch)
-        pace.last_task += routed
+        total += routed
+    pace.record(total)
     if routed >= batch:
         incident_dispatch(incident_id=incident_id, force=True)
     return own

@@ -474,16 +474,28 @@ def sent_with_options(monkeypatch):
 def test_a_task_remembers_how_many_it_routed(teacher, school):
     waiting = [file(teacher, school, category="emotional_crisis") for _ in range(12)]
     services.incidents_route_waiting(incident_id=waiting[0].pk, batch=5, rounds=5)
-    assert services.routing.pace.last_task == 12  # three rounds: 5 + 5 + 2
+    assert services.routing.pace.last_tasks == (0, 12)  # three rounds: 5 + 5 + 2
     lone = file(teacher, school, category="emotional_crisis")
     services.incidents_route_waiting(incident_id=lone.pk)
-    assert services.routing.pace.last_task == 1
+    assert services.routing.pace.last_tasks == (12, 1)
+
+
+def test_one_big_task_after_a_quiet_one_is_not_load(teacher, school, wakeup):
+    """A backlog caught up after a stall (at a steady rate) makes one big task: the next
+    filing's message is not put off for it."""
+    busy = services.ROUTING_BUSY
+    services.routing.pace.last_tasks = (1, busy + 20)
+    incident = file(teacher, school, category="emotional_crisis")
+    services.incidents_route_waiting(incident_id=incident.pk, coalesce=True)
+    assert Incident.objects.get(pk=incident.pk).route == "counselor"
+    assert wakeup.sent == []
 
 
 def test_under_load_a_filings_message_waits_with_the_wake_up_held(
     teacher, school, wakeup, sent_with_options, django_capture_on_commit_callbacks
 ):
-    services.routing.pace.last_task = services.ROUTING_BUSY  # the last task was a big one
+    busy = services.ROUTING_BUSY
+    services.routing.pace.last_tasks = (busy, busy)  # the last two tasks were big ones
     with django_capture_on_commit_callbacks(execute=True):
         first = file(teacher, school, category="emotional_crisis")
     assert sent_with_options == [(first.pk, {"coalesce": True}, None)]
@@ -504,7 +516,7 @@ def test_under_load_a_filings_message_waits_with_the_wake_up_held(
 def test_under_load_life_safety_is_routed_at_once(
     teacher, school, wakeup, sent_with_options, django_capture_on_commit_callbacks
 ):
-    services.routing.pace.last_task = 50
+    services.routing.pace.last_tasks = (50, 50)
     with django_capture_on_commit_callbacks(execute=True):
         calm = file(teacher, school, category="emotional_crisis")
         gun = file(teacher, school, category="weapon", weapon="firearm")
@@ -521,7 +533,7 @@ def test_under_load_life_safety_is_routed_at_once(
 
 
 def test_when_quiet_a_filings_message_routes_at_once(teacher, school, wakeup, sent_with_options):
-    services.routing.pace.last_task = services.ROUTING_BUSY - 1
+    services.routing.pace.last_tasks = (50, services.ROUTING_BUSY - 1)
     incident = file(teacher, school, category="emotional_crisis")
     services.incidents_route_waiting(incident_id=incident.pk, coalesce=True)
     assert Incident.objects.get(pk=incident.pk).route == "counselor"
@@ -536,7 +548,7 @@ def test_under_load_without_redis_or_broker_the_message_routes_at_once(
     from incidents import tasks
 
     settings.REDIS_URL = ""
-    services.routing.pace.last_task = 50
+    services.routing.pace.last_tasks = (50, 50)
     incident = file(teacher, school, category="emotional_crisis")
     services.incidents_route_waiting(incident_id=incident.pk, coalesce=True)
     assert Incident.objects.get(pk=incident.pk).route == "counselor"
@@ -546,7 +558,7 @@ def test_under_load_without_redis_or_broker_the_message_routes_at_once(
 
     monkeypatch.setattr(services.routing, "_routing_wakeup_hold", lambda: True)
     monkeypatch.setattr(tasks.incident_route_task, "apply_async", down)
-    services.routing.pace.last_task = 50
+    services.routing.pace.last_tasks = (50, 50)
     other = file(teacher, school, category="emotional_crisis")
     services.incidents_route_waiting(incident_id=other.pk, coalesce=True)
     assert Incident.objects.get(pk=other.pk).route == "counselor"
