@@ -16,6 +16,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.multipartparser import MultiPartParserError
 from django.utils.cache import add_never_cache_headers
 
 from triage.api.errors import json_error
@@ -82,7 +83,13 @@ def check_request(request: HttpRequest) -> None:
     if request.method in ("POST", "PUT", "PATCH") and content_type in FORM_TYPES:
         _check_form_encoded(request.body, "form")
     elif request.method in ("POST", "PUT", "PATCH") and content_type == "multipart/form-data":
-        for key, values in request.POST.lists():
+        try:
+            fields = request.POST.lists()
+        except MultiPartParserError as exc:  # Django's own answer is its HTML 400 page
+            raise InputRefused(
+                400, "malformed_multipart", f"The multipart body cannot be read: {exc}"
+            ) from exc
+        for key, values in fields:
             if "\x00" in key or any("\x00" in v for v in values):
                 raise InputRefused(400, "null_character", "The form contains a NUL character.")
 

@@ -96,6 +96,25 @@ def test_invalid_utf8_in_a_form_encoded_api_body_is_refused(teacher_api):
     assert Incident.objects.count() == 0
 
 
+def test_an_unreadable_multipart_api_body_is_a_json_400(teacher_api):
+    """Found by the schema fuzzer: a part whose headers pass Django's size limit made Django
+    answer its HTML 400 page on an API path."""
+    boundary = "fuzz"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="narrative"\r\n'
+        f"X-Padding: {'x' * 12_000}\r\n\r\nhello\r\n--{boundary}--\r\n"
+    ).encode()
+    response = teacher_api.post(
+        "/api/incidents/", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    (error,) = response.json()["errors"]
+    assert error["code"] == "malformed_multipart"
+    assert "header size" in error["message"]
+    assert Incident.objects.count() == 0
+
+
 @pytest.mark.parametrize(
     "occurred_at",
     ["0001-01-01T00:00:00Z", "0107-06-01T00:00:00Z", "2020-01-01T00:00:00Z"],
