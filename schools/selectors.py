@@ -33,50 +33,65 @@ def user_with_memberships_by_token(key: str) -> User | None:
     metadata (as ``select_related`` would write it) instead of being compiled by the ORM each
     time: that compilation was about a tenth of the filing request's CPU. Nothing is cached
     between requests: a revoked token or a changed role counts on the next request."""
-    sql, parts, converters = _principal_statement()
+    sql, parts = _principal_statement()
     with connection.cursor() as cursor:
         cursor.execute(sql, [key])
         rows = cursor.fetchall()
     if not rows:
         return None
-    alias = connection.alias
-    user = None
+    membership_part, user_part, school_part, district_part = parts
+    # One object each for the user, a school and a district, not one per membership:
+    # the rows repeat them.
+    user = _principal_model(rows[0], user_part)
+    schools: dict[int, School] = {}
+    districts: dict[int, District] = {}
     memberships = []
-    for raw in rows:
-        row = list(raw)
-        for index, col, functions in converters:
-            for function in functions:
-                row[index] = function(row[index], col, connection)
-        membership, user_row, school, district = (
-            model.from_db(alias, None, row[start:end]) for model, start, end in parts
-        )
-        user = user or user_row  # one user object, as before: the rows are all theirs
+    for row in rows:
+        membership = _principal_model(row, membership_part)
+        school = schools.get(membership.school_id)
+        if school is None:
+            school = schools[membership.school_id] = _principal_model(row, school_part)
+            district = districts.get(school.district_id)
+            if district is None:
+                district = districts[school.district_id] = _principal_model(row, district_part)
+            _RELATED[2].set_cached_value(school, district)
         _RELATED[0].set_cached_value(membership, user)
         _RELATED[1].set_cached_value(membership, school)
-        _RELATED[2].set_cached_value(school, district)
         memberships.append(membership)
     user._memberships_cache = memberships
     return user
+
+
+def _principal_model(row: tuple, part: tuple):
+    """One model's object from its slice of a principal row, through its database converters
+    (e.g. JSON fields)."""
+    model, start, end, converters = part
+    values = list(row[start:end])
+    for index, col, functions in converters:
+        for function in functions:
+            values[index] = function(values[index], col, connection)
+    return model.from_db(connection.alias, None, values)
 
 
 _RELATED = (Membership.user.field, Membership.school.field, School.district.field)
 
 
 @functools.cache
-def _principal_statement() -> tuple[str, list, list]:
-    """The token's memberships with their user, school and district: the SQL, each model's
-    slice of a row, and the database converters to apply (e.g. JSON fields)."""
+def _principal_statement() -> tuple[str, list]:
+    """The token's memberships with their user, school and district: the SQL, and for each
+    model its slice of a row and the database converters to apply there (e.g. JSON fields)."""
     quote = connection.ops.quote_name
-    columns, parts, converters = [], [], []
+    columns, parts = [], []
     for model in (Membership, User, School, District):
         start = len(columns)
+        converters = []
         for field in model._meta.concrete_fields:
             col = field.get_col(model._meta.db_table)
             functions = connection.ops.get_db_converters(col) + col.get_db_converters(connection)
             if functions:
-                converters.append((len(columns), col, functions))
+                converters.append((len(columns) - start, col, functions))
             columns.append(f"{quote(model._meta.db_table)}.{quote(field.column)}")
-        parts.append((model, start, len(columns)))
+        parts.append((model, start, len(columns), converters))
 
     def table(model) -> str:
         return quote(model._meta.db_table)
@@ -94,7 +109,7 @@ def _principal_statement() -> tuple[str, list, list]:
         f"ON {column(School, 'district')} = {column(District, 'id')} "
         f"WHERE {column(Token, 'key')} = %s ORDER BY {column(Membership, 'id')}"
     )
-    return sql, parts, converters
+    return sql, parts
 
 
 def roles_of(user: User) -> set[str]:

@@ -133,6 +133,26 @@ def test_the_token_principal_is_the_one_the_orm_reads(teacher_token, school, oth
     assert user_with_memberships_by_token("no-such-key") is None
 
 
+def test_the_token_principal_makes_one_object_per_school_and_district(
+    teacher_token, school, other_school
+):
+    """Two roles at one school and one at another school of the district: the rows repeat
+    the school and the district, the objects do not."""
+    teacher, token = teacher_token
+    Membership.objects.create(user=teacher, school=school, role=Role.ADMINISTRATOR)
+    Membership.objects.create(user=teacher, school=other_school, role=Role.COUNSELOR)
+    loaded = memberships_of(user_with_memberships_by_token(token.key))
+    assert len(loaded) == 3
+    by_school = {}
+    for membership in loaded:
+        by_school.setdefault(membership.school_id, []).append(membership.school)
+    assert sorted(len(schools) for schools in by_school.values()) == [1, 2]
+    for schools in by_school.values():
+        assert all(s is schools[0] for s in schools)
+    assert len({id(m.school.district) for m in loaded}) == 1
+    assert {m.school.code for m in loaded} == {school.code, other_school.code}
+
+
 def test_a_revoked_token_or_a_removed_role_counts_on_the_next_request(teacher_token, school):
     teacher, token = teacher_token
     api = APIClient(HTTP_AUTHORIZATION=f"Token {token.key}")
