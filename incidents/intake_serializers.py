@@ -188,7 +188,8 @@ class OutcomeSerializer(serializers.Serializer):
 
 # DRF's own representation of a date and time (format, time zone), unbound: it needs no parent.
 _DATETIME = serializers.DateTimeField()
-# Written as they are stored (choices and text): DRF's ChoiceField and CharField give str().
+# The answers, written as they are stored (choices and text): DRF's ChoiceField and CharField
+# give str().
 _AS_STORED = (
     "location",
     "category",
@@ -224,16 +225,7 @@ class IncidentOutSerializer(PrebuiltFieldsMixin, serializers.ModelSerializer):
             "filed_by",
             "filed_at",
             "occurred_at",
-            "location",
-            "category",
-            "narrative",
-            "weapon",
-            "injury",
-            "threat",
-            "threat_words",
-            "danger_now",
-            "student_state",
-            "with_now",
+            *_AS_STORED,
             "students",
             "routing",
             "current_route",
