@@ -14,10 +14,11 @@ own process group), then:
 Filed-to-queued latency comes from the stored timestamps (QueueItem.queued_at of the
 "routing" item minus Incident.filed_at; baseline: queued_at - created_at). End-to-end
 throughput is N / (first POST -> last queued_at). For the product it also prints queued ->
-delivered (QueueItem.delivered_at: the members told) and, for the saturation run, the CPU time
-each component used per incident (read from /proc: web, celery, redis, this load generator and
-the PostgreSQL backends of the bench database), which stays meaningful when other work shares
-the machine. Prints figures; asserts nothing.
+delivered (QueueItem.delivered_at: the members told), how many routing transactions and
+delivery tasks did the work and, for the saturation run, the CPU time each component used per
+incident (read from /proc: web, each Celery worker, redis, this load generator and the
+PostgreSQL backends of the bench database), which stays meaningful when other work shares the
+machine. Prints figures; asserts nothing.
 
     .venv/bin/python bench/pipeline.py [--incidents 3000] [--concurrency 16] [--rate 50]
         [--paced-incidents 1000] [--database-url postgres://postgres@127.0.0.1:5432/triage_bench]
