@@ -249,7 +249,7 @@ _LIFE_SAFETY_FIRST = Case(
 )
 
 
-def _route_round(own_id: int | None, batch: int) -> tuple[Incident | None, bool]:
+def _route_round(own_id: int | None, batch: int) -> tuple[Incident | None, int]:
     """One transaction: the own incident (waiting for its lock) and up to ``batch`` in all
     of the others waiting (life safety first, then oldest first), locked with SKIP LOCKED so
     that two workers never wait on (or route) each other's. Only districts with a published
