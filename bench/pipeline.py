@@ -180,6 +180,73 @@ def database_drop(url: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def redis_start(logdir: str) -> str:
+    """A redis-server of our own on a free loopback port (stopped with the rest): its URL."""
+    rport = free_port()
+    rdir = os.path.join(logdir, "redis")
+    os.makedirs(rdir)
+    rproc = start(
+        "redis",
+        [
+            "redis-server",
+            "--port",
+            str(rport),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            rdir,
+            "--protected-mode",
+            "yes",
+        ],
+        os.environ.copy(),
+        logdir,
+    )
+    wait_port(rport, rproc, "redis-server")
+    print(f"redis-server on 127.0.0.1:{rport}", flush=True)
+    return f"redis://127.0.0.1:{rport}/0"
+
+
+def stack_prepare(database_url: str, broker_url: str) -> tuple[dict, str]:
+    """The stacks' environment, and a fresh database made ready for both (migrated, the demo
+    district, the baseline's table): returns (env, the teacher's API token)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "CELERY_", "DATABASE_", "REDIS_"))
+    }
+    env.update(
+        DATABASE_URL=database_url,
+        CELERY_BROKER_URL=broker_url,
+        REDIS_URL=broker_url,
+        DJANGO_DEBUG="0",
+        DJANGO_SECRET_KEY="bench-" + "x" * 60,
+        DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        # One load-generator user files thousands of incidents: no per-user API rate.
+        DJANGO_API_THROTTLE_USER="off",
+        EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
+        LOG_LEVEL="WARNING",
+        PYTHONUNBUFFERED="1",
+        DJANGO_SETTINGS_MODULE="triage.settings",
+    )
+    manage = [PYTHON, os.path.join(ROOT, "manage.py")]
+    run_checked([*manage, "migrate", "--noinput", "-v", "0"], env)
+    run_checked([*manage, "seed_demo"], env)
+    out = run_checked([*manage, "drf_create_token", "teacher"], env)
+    m = re.search(r"Generated token (\w+) for user teacher", out)
+    if not m:
+        sys.exit(f"no token in: {out!r}")
+    with psycopg.connect(pg_url(database_url), autocommit=True) as conn:
+        conn.execute(
+            "CREATE TABLE bench_baseline (id bigserial PRIMARY KEY, "
+            "created_at timestamptz NOT NULL DEFAULT now(), queued_at timestamptz)"
+        )
+    return env, m.group(1)
+
+
 # ------------------------------------------------------------------------ HTTP load
 
 
@@ -753,72 +820,14 @@ def main() -> None:
     print(f"database {args.database_url} (recreated)", flush=True)
     database_recreate(args.database_url)
     try:
-        broker_url = args.broker
-        if not broker_url:
-            rport = free_port()
-            rdir = os.path.join(logdir, "redis")
-            os.makedirs(rdir)
-            rproc = start(
-                "redis",
-                [
-                    "redis-server",
-                    "--port",
-                    str(rport),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--dir",
-                    rdir,
-                    "--protected-mode",
-                    "yes",
-                ],
-                os.environ.copy(),
-                logdir,
-            )
-            wait_port(rport, rproc, "redis-server")
-            broker_url = f"redis://127.0.0.1:{rport}/0"
-            print(f"redis-server on 127.0.0.1:{rport}", flush=True)
-
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DJANGO_", "CELERY_", "DATABASE_", "REDIS_"))
-        }
-        env.update(
-            DATABASE_URL=args.database_url,
-            CELERY_BROKER_URL=broker_url,
-            REDIS_URL=broker_url,
-            DJANGO_DEBUG="0",
-            DJANGO_SECRET_KEY="bench-" + "x" * 60,
-            DJANGO_ALLOWED_HOSTS="127.0.0.1",
-            # One load-generator user files thousands of incidents: no per-user API rate.
-            DJANGO_API_THROTTLE_USER="off",
-            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-            LOG_LEVEL="WARNING",
-            PYTHONUNBUFFERED="1",
-            DJANGO_SETTINGS_MODULE="triage.settings",
-        )
-        manage = [PYTHON, os.path.join(ROOT, "manage.py")]
-        run_checked([*manage, "migrate", "--noinput", "-v", "0"], env)
-        run_checked([*manage, "seed_demo"], env)
-        out = run_checked([*manage, "drf_create_token", "teacher"], env)
-        m = re.search(r"Generated token (\w+) for user teacher", out)
-        if not m:
-            sys.exit(f"no token in: {out!r}")
-        with psycopg.connect(db, autocommit=True) as conn:
-            conn.execute(
-                "CREATE TABLE bench_baseline (id bigserial PRIMARY KEY, "
-                "created_at timestamptz NOT NULL DEFAULT now(), queued_at timestamptz)"
-            )
+        broker_url = args.broker or redis_start(logdir)
+        env, token = stack_prepare(args.database_url, broker_url)
         print(
             f"prepared (migrate, seed_demo, token) in {time.monotonic() - t_start:.1f} s",
             flush=True,
         )
         headers = {
-            "Authorization": f"Token {m.group(1)}",
+            "Authorization": f"Token {token}",
             "Content-Type": "application/json",
             "Accept": "application/json",
             "Host": "127.0.0.1",
