@@ -44,7 +44,9 @@ from pipeline import (  # noqa: E402  (a sibling script)
     database_recreate,
     free_port,
     pct,
+    redis_start,
     run_checked,
+    stack_env,
     start,
     stop_all,
     wait_port,
@@ -209,33 +211,10 @@ def main() -> None:
     )
     database_recreate(args.database_url)
     try:
-        rport = free_port()
-        rproc = start(
-            "redis",
-            ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save", ""]
-            + ["--appendonly", "no", "--dir", logdir],
-            os.environ.copy(),
-            logdir,
-        )
-        wait_port(rport, rproc, "redis-server")
-        broker = f"redis://127.0.0.1:{rport}/0"
+        broker = redis_start(logdir)
         port = free_port()
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("DJANGO_", "CELERY_", "DATABASE_", "REDIS_", "SITE_URL"))
-        }
-        env.update(
-            DATABASE_URL=args.database_url,
-            CELERY_BROKER_URL=broker,
-            REDIS_URL=broker,
-            DJANGO_DEBUG="0",
-            DJANGO_SECRET_KEY="bench-" + "x" * 60,
-            DJANGO_ALLOWED_HOSTS="127.0.0.1",
-            EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
-            LOG_LEVEL="WARNING",
-            PYTHONUNBUFFERED="1",
-            DJANGO_SETTINGS_MODULE="triage.settings",
+        env = dict(
+            stack_env(args.database_url, broker),
             TRIAGE_LIVE_STREAMS_PER_USER=str(args.streams + 10),
             PORT=str(port),
             WEB_CONCURRENCY="1",

@@ -210,13 +210,13 @@ def redis_start(logdir: str) -> str:
     return f"redis://127.0.0.1:{rport}/0"
 
 
-def stack_prepare(database_url: str, broker_url: str) -> tuple[dict, str]:
-    """The stacks' environment, and a fresh database made ready for both (migrated, the demo
-    district, the baseline's table): returns (env, the teacher's API token)."""
+def stack_env(database_url: str, broker_url: str) -> dict:
+    """The environment a benchmark's product processes run with: this one's, without its own
+    settings of the product, pointed at the benchmark's database and Redis."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "CELERY_", "DATABASE_", "REDIS_"))
+        if not k.startswith(("DJANGO_", "CELERY_", "DATABASE_", "REDIS_", "SITE_URL"))
     }
     env.update(
         DATABASE_URL=database_url,
@@ -225,13 +225,19 @@ def stack_prepare(database_url: str, broker_url: str) -> tuple[dict, str]:
         DJANGO_DEBUG="0",
         DJANGO_SECRET_KEY="bench-" + "x" * 60,
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
-        # One load-generator user files thousands of incidents: no per-user API rate.
-        DJANGO_API_THROTTLE_USER="off",
         EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend",
         LOG_LEVEL="WARNING",
         PYTHONUNBUFFERED="1",
         DJANGO_SETTINGS_MODULE="triage.settings",
     )
+    return env
+
+
+def stack_prepare(database_url: str, broker_url: str) -> tuple[dict, str]:
+    """The filing stacks' environment, and a fresh database made ready for both (migrated,
+    the demo district, the baseline's table): returns (env, the teacher's API token)."""
+    # One load-generator user files thousands of incidents: no per-user API rate.
+    env = dict(stack_env(database_url, broker_url), DJANGO_API_THROTTLE_USER="off")
     manage = [PYTHON, os.path.join(ROOT, "manage.py")]
     run_checked([*manage, "migrate", "--noinput", "-v", "0"], env)
     run_checked([*manage, "seed_demo"], env)
