@@ -52,17 +52,13 @@ from pipeline import (  # noqa: E402  (a sibling script)
     wait_port,
 )
 
+# A signed-in session as a browser gets it (the user's backend as settings name it).
 SESSION_FOR = """
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-from django.contrib.sessions.backends.db import SessionStore
+from django.test import Client
 from schools.models import User
-user = User.objects.get(username="{username}")
-session = SessionStore()
-session[SESSION_KEY] = str(user.pk)
-session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
-session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-session.create()
-print("SESSION", session.session_key)
+client = Client()
+client.force_login(User.objects.get(username="{username}"))
+print("SESSION", client.cookies["sessionid"].value)
 """
 
 FIREARM = json.dumps(
