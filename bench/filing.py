@@ -88,6 +88,13 @@ def child(requests: int, token: str) -> dict:
     if not statuses[-1].startswith("201"):
         sys.exit(f"filing answered {statuses[-1]}")
     out = {"request": _cpu_ms(file_one, requests)}
+    profile_path = os.environ.get("TRIAGE_BENCH_PROFILE")
+    if profile_path:
+        import cProfile
+
+        profiler = cProfile.Profile(time.process_time)
+        profiler.runcall(lambda: [file_one() for _ in range(requests)])
+        profiler.dump_stats(profile_path)
     if os.environ["DJANGO_SETTINGS_MODULE"] == STACKS["product"]:
         out.update(_serializers_ms(requests))
     return out
@@ -126,11 +133,16 @@ def _serializers_ms(n: int) -> dict:
     return {"input serializer": _cpu_ms(read_in, n), "output serializer": _cpu_ms(write_out, n)}
 
 
-def run_child(stack: str, env: dict, requests: int, token: str) -> dict:
+def run_child(stack: str, env: dict, requests: int, token: str, profile: str = "") -> dict:
     out = subprocess.run(
         [PYTHON, os.path.abspath(__file__), "--child", str(requests)],
         cwd=ROOT,
-        env=dict(env, DJANGO_SETTINGS_MODULE=STACKS[stack], TRIAGE_BENCH_TOKEN=token)
+        env=dict(
+            env,
+            DJANGO_SETTINGS_MODULE=STACKS[stack],
+            TRIAGE_BENCH_TOKEN=token,
+            TRIAGE_BENCH_PROFILE=profile,
+        )
         # As bench/pipeline.py serves the baseline: client-side binding costs its two
         # one-line statements less.
         | ({"DATABASE_PREPARE_THRESHOLD": "0"} if stack == "baseline" else {}),
@@ -153,6 +165,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="filings per child")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the database")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="after the rounds, profile each stack's requests (cProfile) and print the "
+        "costliest calls per request",
+    )
     args = parser.parse_args()
 
     logdir = tempfile.mkdtemp(prefix="triage-filing-bench-")
@@ -174,6 +192,11 @@ def main() -> None:
                 flush=True,
             )
         report(runs, args)
+        if args.profile:
+            for stack in STACKS:
+                path = os.path.join(logdir, f"{stack}.prof")
+                run_child(stack, env, args.requests, token, profile=path)
+                profile_report(stack, path, args.requests)
     finally:
         if not args.keep:
             database_drop(args.database_url)
@@ -198,6 +221,26 @@ def report(runs: dict[str, list[dict]], args) -> None:
         f"  product / baseline: median {statistics.median(ratios):.2f}x "
         f"[{min(ratios):.2f}-{max(ratios):.2f}x] of each round's pair"
     )
+
+
+def profile_report(stack: str, path: str, requests: int) -> None:
+    """The calls with the most CPU per request, inclusive and own. cProfile's own cost
+    inflates Python-heavy code: for finding where the time goes, not for comparing."""
+    import pstats
+
+    stats = pstats.Stats(path)
+    rows = [
+        (
+            cumulative,
+            own,
+            f"{os.path.relpath(file, ROOT) if file.startswith(ROOT) else file}:{line}({name})",
+        )
+        for (file, line, name), (_, _, own, cumulative, _) in stats.stats.items()
+    ]
+    for title, index in (("inclusive", 0), ("own", 1)):
+        print(f"\n== {stack}: calls with the most {title} CPU per request (cProfile)")
+        for row in sorted(rows, key=lambda r: r[index], reverse=True)[:30]:
+            print(f"  {1000 * row[0] / requests:7.3f} {1000 * row[1] / requests:7.3f} ms  {row[2]}")
 
 
 if __name__ == "__main__":
