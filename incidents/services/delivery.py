@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from policies.registry import ROUTE_INFO
 from schools.models import User
+from triage.bulk import insert_many
 
 from .. import live
 from ..models import (
@@ -89,7 +90,7 @@ def queue_items_deliver(*, item_ids: list[int]) -> int:
             if item.queue_id not in members_of:
                 members_of[item.queue_id] = list(queue_members(item.queue))
             by_queue.setdefault(item.queue_id, []).append(item)
-        TimelineEvent.objects.bulk_create(
+        insert_many(
             TimelineEvent(
                 incident_id=item.incident_id,
                 kind=EventKind.DELIVERED,

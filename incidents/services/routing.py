@@ -5,13 +5,14 @@ import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from policies import selectors as policy_selectors
 from policies.models import RuleSetStatus
 from policies.registry import LIFE_SAFETY_DANGER, UNKNOWN, WEAPON_VALUES, weapon_reported
+from triage.bulk import insert_many
 from triage.redis import client
 
 from .. import live
@@ -355,12 +356,13 @@ def _incidents_routed_save(incidents: list[Incident]) -> None:
         Incident.objects.bulk_update(incidents, _ROUTED_FIELDS)
         return
     sql, fields = _routed_statement(len(incidents))
+    db = connections[DEFAULT_DB_ALIAS]  # not the proxy: each value's preparation reads it
     params = [
-        field.get_db_prep_save(getattr(incident, field.attname), connection)
+        field.get_db_prep_save(getattr(incident, field.attname), db)
         for incident in incidents
         for field in fields
     ]
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
 
 
@@ -439,7 +441,7 @@ def _queue_items_create_many(
     queues = _queues_for(
         {(incident.school_id, route) for incident, targets, _ in plans for route, _ in targets}
     )
-    items = QueueItem.objects.bulk_create(
+    items = insert_many(
         QueueItem(
             incident=incident,
             queue=queues[incident.school_id, route],
@@ -458,7 +460,7 @@ def _queue_items_create_many(
     by_incident: dict[int, list[QueueItem]] = {}
     for item in items:
         by_incident.setdefault(item.incident_id, []).append(item)
-    TimelineEvent.objects.bulk_create(
+    insert_many(
         [
             event
             for incident, _, first_events in plans

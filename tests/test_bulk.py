@@ -1,0 +1,113 @@
+"""triage.bulk.insert_many: the rows bulk_create would write, for less CPU."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from incidents import services
+from incidents.models import EventKind, QueueItem, TimelineEvent
+from schools.models import Role
+from tests.factories import user_with_role
+from triage.bulk import insert_many
+
+
+@pytest.fixture
+def incident(school):
+    teacher = user_with_role(Role.TEACHER, school, username="t")
+    filed, _ = services.incident_file(
+        reporter=teacher, school=school, category="disruption", narrative="what happened"
+    )
+    return filed
+
+
+def _events(incident, actor=None):
+    return [
+        TimelineEvent(incident=incident, kind=EventKind.NOTE, actor=actor, data={"n": 1}),
+        TimelineEvent(incident=incident, kind=EventKind.QUEUED, data={"route": "counselor"}),
+        TimelineEvent(
+            incident=incident, kind=EventKind.NOTE, data={"text": "ünïcode ' \" %s"}, private=True
+        ),
+    ]
+
+
+def _stored(pks):
+    columns = [
+        f.attname for f in TimelineEvent._meta.concrete_fields if f.attname not in ("id", "at")
+    ]
+    by_pk = {
+        row["id"]: row for row in TimelineEvent.objects.filter(pk__in=pks).values("id", *columns)
+    }
+    return [{k: v for k, v in by_pk[pk].items() if k != "id"} for pk in pks]
+
+
+@pytest.mark.django_db
+def test_writes_the_rows_bulk_create_writes_and_sets_their_keys_in_order(incident):
+    before = timezone.now()
+    ours = insert_many(_events(incident, actor=incident.filed_by))
+    theirs = TimelineEvent.objects.bulk_create(_events(incident, actor=incident.filed_by))
+
+    assert all(event.pk for event in ours)
+    assert [event.pk for event in ours] == sorted(event.pk for event in ours)
+    assert all(not event._state.adding and event._state.db == "default" for event in ours)
+    # The same stored rows as Django's own bulk insert, in the order given.
+    assert _stored([e.pk for e in ours]) == _stored([e.pk for e in theirs])
+    assert [
+        e.data for e in TimelineEvent.objects.filter(pk__in=[e.pk for e in ours]).order_by("pk")
+    ] == [
+        {"n": 1},
+        {"route": "counselor"},
+        {"text": "ünïcode ' \" %s"},
+    ]
+    # auto_now_add: stamped at the insert, on the objects and in the rows.
+    stored_at = dict(
+        TimelineEvent.objects.filter(pk__in=[e.pk for e in ours]).values_list("pk", "at")
+    )
+    for event in ours:
+        assert before <= event.at <= timezone.now()
+        assert stored_at[event.pk] == event.at
+
+
+@pytest.mark.django_db
+def test_defaults_nulls_and_dates_are_stored_as_save_stores_them(incident):
+    queue = incident.school.queues.get(route="counselor")
+    now = timezone.now()
+    (item,) = insert_many(
+        [
+            QueueItem(
+                incident=incident,
+                queue=queue,
+                route="counselor",
+                ack_deadline=now + timedelta(minutes=15),
+            )
+        ]
+    )
+    stored = QueueItem.objects.get(pk=item.pk)
+    assert stored.origin == "routing" and stored.state == "queued" and stored.urgency == 3
+    assert stored.owner_id is None and stored.closed_at is None and stored.summary == ""
+    assert stored.ack_deadline == now + timedelta(minutes=15)
+    assert stored.queued_at == item.queued_at
+
+
+@pytest.mark.django_db
+def test_refuses_an_unsaved_related_object_and_mixed_models(incident):
+    from incidents.models import Incident
+
+    unsaved = Incident(school=incident.school, filed_by=incident.filed_by, category="other")
+    with pytest.raises(ValueError, match="unsaved related object"):
+        insert_many([TimelineEvent(incident=unsaved, kind=EventKind.NOTE)])
+    queue = incident.school.queues.get(route="counselor")
+    with pytest.raises(TypeError, match="is not a TimelineEvent"):
+        insert_many(
+            [
+                TimelineEvent(incident=incident, kind=EventKind.NOTE),
+                QueueItem(incident=incident, queue=queue, route="counselor"),
+            ]
+        )
+    assert not TimelineEvent.objects.filter(kind=EventKind.NOTE).exists()
+
+
+@pytest.mark.django_db
+def test_nothing_to_insert_runs_no_statement(django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert insert_many([]) == []
