@@ -4,7 +4,7 @@ import functools
 from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Q, QuerySet
 from rest_framework.authtoken.models import Token
 
@@ -34,7 +34,8 @@ def user_with_memberships_by_token(key: str) -> User | None:
     time: that compilation was about a tenth of the filing request's CPU. Nothing is cached
     between requests: a revoked token or a changed role counts on the next request."""
     sql, parts = _principal_statement()
-    with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]  # not the proxy: each object's conversion reads it
+    with db.cursor() as cursor:
         cursor.execute(sql, [key])
         rows = cursor.fetchall()
     if not rows:
@@ -42,18 +43,18 @@ def user_with_memberships_by_token(key: str) -> User | None:
     membership_part, user_part, school_part, district_part = parts
     # One object each for the user, a school and a district, not one per membership:
     # the rows repeat them.
-    user = _principal_model(rows[0], user_part)
+    user = _principal_model(db, rows[0], user_part)
     schools: dict[int, School] = {}
     districts: dict[int, District] = {}
     memberships = []
     for row in rows:
-        membership = _principal_model(row, membership_part)
+        membership = _principal_model(db, row, membership_part)
         school = schools.get(membership.school_id)
         if school is None:
-            school = schools[membership.school_id] = _principal_model(row, school_part)
+            school = schools[membership.school_id] = _principal_model(db, row, school_part)
             district = districts.get(school.district_id)
             if district is None:
-                district = districts[school.district_id] = _principal_model(row, district_part)
+                district = districts[school.district_id] = _principal_model(db, row, district_part)
             _RELATED[2].set_cached_value(school, district)
         _RELATED[0].set_cached_value(membership, user)
         _RELATED[1].set_cached_value(membership, school)
@@ -62,15 +63,15 @@ def user_with_memberships_by_token(key: str) -> User | None:
     return user
 
 
-def _principal_model(row: tuple, part: tuple):
+def _principal_model(db, row: tuple, part: tuple):
     """One model's object from its slice of a principal row, through its database converters
     (e.g. JSON fields)."""
     model, start, end, converters = part
     values = list(row[start:end])
     for index, col, functions in converters:
         for function in functions:
-            values[index] = function(values[index], col, connection)
-    return model.from_db(connection.alias, None, values)
+            values[index] = function(values[index], col, db)
+    return model.from_db(db.alias, None, values)
 
 
 _RELATED = (Membership.user.field, Membership.school.field, School.district.field)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, connection, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from schools.models import School, Student, User
@@ -273,13 +273,14 @@ def _insert_with_filed_event(incident: Incident, *, actor: User) -> None:
     incident.filed_at = now  # auto_now_add
     event = TimelineEvent(kind=EventKind.FILED, actor=actor, at=now, data={}, private=False)
     sql, fields, event_fields = _filing_statement()
-    params = [f.get_db_prep_save(getattr(incident, f.attname), connection) for f in fields]
-    params += [f.get_db_prep_save(getattr(event, f.attname), connection) for f in event_fields]
-    with connection.cursor() as cursor:
+    db = connections[DEFAULT_DB_ALIAS]  # not the proxy: each value's preparation reads it
+    params = [f.get_db_prep_save(getattr(incident, f.attname), db) for f in fields]
+    params += [f.get_db_prep_save(getattr(event, f.attname), db) for f in event_fields]
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         incident.pk = cursor.fetchone()[0]
     incident._state.adding = False
-    incident._state.db = connection.alias
+    incident._state.db = db.alias
 
 
 @functools.cache
