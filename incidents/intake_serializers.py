@@ -2,6 +2,8 @@
 choices, lengths); the intake rules, the permission check and the roster are the intake
 service's. Validation first; permission after."""
 
+import re
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -107,6 +109,68 @@ class IncidentInSerializer(PrebuiltFieldsMixin, serializers.Serializer):
         "(also accepted as the Idempotency-Key header).",
     )
 
+    def run_validation(self, data=serializers.empty):
+        """A filing whose every answer is plainly valid is read directly (``_plain_filing``);
+        anything else, errors included, takes DRF's validation below, which is the
+        reference: a test compares the two on generated filings."""
+        if type(data) is dict:
+            try:
+                attrs = self._plain_filing(data)
+                if attrs is not None:
+                    return self.validate(attrs)
+            except serializers.ValidationError:
+                pass  # DRF's path says what is wrong, in its own words and shape
+        return super().run_validation(data)
+
+    def _plain_filing(self, data: dict) -> dict | None:
+        """The validated answers, as DRF's fields give them, when each is of the plain kind
+        a client sends (strings, a list of objects of strings and whole numbers) and passes
+        its field's rules, with the ``validate_<field>`` checks; None for anything else.
+        Per request DRF copies and binds a field object per field and runs each field's
+        generic path: about a third of a millisecond of a filing's CPU, for the same
+        answers."""
+        if not data.keys() <= _PLAIN_FIELDS:
+            return None
+        attrs = {}
+        for name, required, blank, trim, max_length in _PLAIN_TEXT:
+            value = data.get(name, _ABSENT)
+            if value is _ABSENT:
+                if required:
+                    return None
+                attrs[name] = ""
+                continue
+            value = _plain_text(value, blank=blank, trim=trim, max_length=max_length)
+            if value is None:
+                return None
+            attrs[name] = value
+        for name, choices, default in _PLAIN_CHOICES:
+            value = data.get(name, _ABSENT)
+            if value is _ABSENT:
+                if default is None:
+                    return None
+                attrs[name] = default
+            elif type(value) is str and value in choices:
+                attrs[name] = value
+            else:
+                return None
+        if "occurred_at" in data:
+            if data["occurred_at"] is None:
+                return None
+            attrs["occurred_at"] = self.validate_occurred_at(
+                _DATETIME.run_validation(data["occurred_at"])
+            )
+        students = data.get("students", _ABSENT)
+        if students is _ABSENT:
+            students = []
+        else:
+            students = _plain_students(students)
+            if students is None:
+                return None
+        attrs["students"] = self.validate_students(students)
+        attrs["narrative"] = self.validate_narrative(attrs["narrative"])
+        attrs["school"] = self.validate_school(attrs["school"])
+        return attrs
+
     def to_internal_value(self, data):
         if not isinstance(data, dict):
             raise serializers.ValidationError(
@@ -158,6 +222,82 @@ class IncidentInSerializer(PrebuiltFieldsMixin, serializers.Serializer):
         except intake.IntakeInvalid as exc:
             raise serializers.ValidationError(exc.errors) from exc
         return attrs
+
+
+# For IncidentInSerializer._plain_filing: the declared fields' rules, restated once.
+_ABSENT = object()
+_PLAIN_FIELDS = frozenset(IncidentInSerializer._declared_fields)
+# (name, required, allow_blank, trim_whitespace, max_length) of the text answers
+_PLAIN_TEXT = tuple(
+    (name, field.required, field.allow_blank, field.trim_whitespace, field.max_length)
+    for name in ("school", "narrative", "threat_words", "idempotency_key")
+    for field in (IncidentInSerializer._declared_fields[name],)
+)
+# (name, the values allowed, the default or None when required) of the choices
+_PLAIN_CHOICES = tuple(
+    (name, frozenset(field.choice_strings_to_values), None if field.required else field.default)
+    for name, field in IncidentInSerializer._declared_fields.items()
+    if isinstance(field, serializers.ChoiceField)
+)
+_STUDENT_FIELDS = frozenset(InvolvedStudentInSerializer._declared_fields)
+_STUDENT_ROLES = frozenset(
+    InvolvedStudentInSerializer._declared_fields["role"].choice_strings_to_values
+)
+_STUDENT_AGE = InvolvedStudentInSerializer._declared_fields["age"]
+_STUDENT_TEXT = tuple(
+    (name, field.max_length)
+    for name in ("student_id", "name")
+    for field in (InvolvedStudentInSerializer._declared_fields[name],)
+)
+# What DRF's CharField refuses in any text: NUL (Django's validator) and surrogates (DRF's).
+_REFUSED_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
+
+
+def _plain_text(value, *, blank: bool, trim: bool, max_length: int | None) -> str | None:
+    """A StrictCharField's value, or None where it would refuse it."""
+    if type(value) is not str:
+        return None
+    if trim:
+        value = value.strip()
+    if not value:
+        return "" if blank else None
+    if max_length is not None and len(value) > max_length:
+        return None
+    if _REFUSED_CHARACTERS.search(value):
+        return None
+    return value
+
+
+def _plain_students(entries) -> list | None:
+    """InvolvedStudentInSerializer(many=True)'s value, or None where it would refuse it (or
+    where its own rules decide: a student id with a name or age, neither given)."""
+    if type(entries) is not list:
+        return None
+    students = []
+    for entry in entries:
+        if type(entry) is not dict or not entry.keys() <= _STUDENT_FIELDS:
+            return None
+        student = {}
+        for name, max_length in _STUDENT_TEXT:
+            if name in entry:
+                value = _plain_text(entry[name], blank=False, trim=True, max_length=max_length)
+                if value is None:
+                    return None
+                student[name] = value
+        if "age" in entry:
+            age = entry["age"]
+            if type(age) is not int or not _STUDENT_AGE.min_value <= age <= _STUDENT_AGE.max_value:
+                return None
+            student["age"] = age
+        role = entry.get("role")
+        if type(role) is not str or role not in _STUDENT_ROLES:
+            return None
+        student["role"] = role
+        has_id, has_name = "student_id" in student, "name" in student
+        if (has_id and (has_name or "age" in student)) or not (has_id or has_name):
+            return None  # InvolvedStudentInSerializer.validate's errors
+        students.append(student)
+    return students
 
 
 def _checked(check, value):
