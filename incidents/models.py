@@ -50,9 +50,16 @@ class Status(models.TextChoices):
 
 
 class Incident(models.Model):
-    school = models.ForeignKey(School, on_delete=models.PROTECT, related_name="incidents")
+    # No index of their own: the (school, -filed_at) and (filed_by, -filed_at) indexes below
+    # lead with them, and every filing would write the extra two.
+    school = models.ForeignKey(
+        School, on_delete=models.PROTECT, related_name="incidents", db_index=False
+    )
     filed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="incidents_filed"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="incidents_filed",
+        db_index=False,
     )
     filed_at = models.DateTimeField(auto_now_add=True, db_index=True)
     occurred_at = models.DateTimeField()
@@ -181,7 +188,10 @@ class EventKind(models.TextChoices):
 class TimelineEvent(models.Model):
     """Append-only: the product only ever inserts these rows."""
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="timeline")
+    # Indexed by (incident, at) below, which leads with it.
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, related_name="timeline", db_index=False
+    )
     kind = models.CharField(max_length=16, choices=EventKind.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -319,7 +329,10 @@ LAW_ENFORCEMENT_ITEM = (
 
 class QueueItem(models.Model):
     incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="queue_items")
-    queue = models.ForeignKey(ResponderQueue, on_delete=models.PROTECT, related_name="items")
+    # Indexed by (queue, state, urgency, queued_at) below, which leads with it.
+    queue = models.ForeignKey(
+        ResponderQueue, on_delete=models.PROTECT, related_name="items", db_index=False
+    )
     route = models.CharField(max_length=16, choices=Route.choices)
     origin = models.CharField(max_length=8, choices=ItemOrigin.choices, default=ItemOrigin.ROUTING)
     urgency = models.PositiveSmallIntegerField(default=3, help_text="0 is most urgent.")
