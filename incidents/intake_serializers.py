@@ -132,12 +132,12 @@ class IncidentInSerializer(PrebuiltFieldsMixin, serializers.Serializer):
         if not data.keys() <= _PLAIN_FIELDS:
             return None
         attrs = {}
-        for name, required, blank, trim, max_length in _PLAIN_TEXT:
+        for name, default, blank, trim, max_length in _PLAIN_TEXT:
             value = data.get(name, _ABSENT)
             if value is _ABSENT:
-                if required:
+                if default is serializers.empty:  # required
                     return None
-                attrs[name] = ""
+                attrs[name] = default
                 continue
             value = _plain_text(value, blank=blank, trim=trim, max_length=max_length)
             if value is None:
@@ -157,7 +157,7 @@ class IncidentInSerializer(PrebuiltFieldsMixin, serializers.Serializer):
             if data["occurred_at"] is None:
                 return None
             attrs["occurred_at"] = self.validate_occurred_at(
-                _DATETIME.run_validation(data["occurred_at"])
+                _OCCURRED_AT.run_validation(data["occurred_at"])
             )
         students = data.get("students", _ABSENT)
         if students is _ABSENT:
@@ -227,11 +227,12 @@ class IncidentInSerializer(PrebuiltFieldsMixin, serializers.Serializer):
 # For IncidentInSerializer._plain_filing: the declared fields' rules, restated once.
 _ABSENT = object()
 _PLAIN_FIELDS = frozenset(IncidentInSerializer._declared_fields)
-# (name, required, allow_blank, trim_whitespace, max_length) of the text answers
+# (name, default or empty when required, allow_blank, trim_whitespace, max_length) of the
+# text answers; every one that is not required has a default.
 _PLAIN_TEXT = tuple(
-    (name, field.required, field.allow_blank, field.trim_whitespace, field.max_length)
-    for name in ("school", "narrative", "threat_words", "idempotency_key")
-    for field in (IncidentInSerializer._declared_fields[name],)
+    (name, field.default, field.allow_blank, field.trim_whitespace, field.max_length)
+    for name, field in IncidentInSerializer._declared_fields.items()
+    if isinstance(field, serializers.CharField)
 )
 # (name, the values allowed, the default or None when required) of the choices
 _PLAIN_CHOICES = tuple(
@@ -239,15 +240,17 @@ _PLAIN_CHOICES = tuple(
     for name, field in IncidentInSerializer._declared_fields.items()
     if isinstance(field, serializers.ChoiceField)
 )
+# The declared field itself (never bound: instances get copies) parses the time.
+_OCCURRED_AT = IncidentInSerializer._declared_fields["occurred_at"]
 _STUDENT_FIELDS = frozenset(InvolvedStudentInSerializer._declared_fields)
 _STUDENT_ROLES = frozenset(
     InvolvedStudentInSerializer._declared_fields["role"].choice_strings_to_values
 )
 _STUDENT_AGE = InvolvedStudentInSerializer._declared_fields["age"]
 _STUDENT_TEXT = tuple(
-    (name, field.max_length)
-    for name in ("student_id", "name")
-    for field in (InvolvedStudentInSerializer._declared_fields[name],)
+    (name, field.allow_blank, field.trim_whitespace, field.max_length)
+    for name, field in InvolvedStudentInSerializer._declared_fields.items()
+    if isinstance(field, serializers.CharField)
 )
 # What DRF's CharField refuses in any text: NUL (Django's validator) and surrogates (DRF's).
 _REFUSED_CHARACTERS = re.compile("[\x00\ud800-\udfff]")
@@ -278,9 +281,9 @@ def _plain_students(entries) -> list | None:
         if type(entry) is not dict or not entry.keys() <= _STUDENT_FIELDS:
             return None
         student = {}
-        for name, max_length in _STUDENT_TEXT:
+        for name, blank, trim, max_length in _STUDENT_TEXT:
             if name in entry:
-                value = _plain_text(entry[name], blank=False, trim=True, max_length=max_length)
+                value = _plain_text(entry[name], blank=blank, trim=trim, max_length=max_length)
                 if value is None:
                     return None
                 student[name] = value
