@@ -111,3 +111,53 @@ def test_refuses_an_unsaved_related_object_and_mixed_models(incident):
 def test_nothing_to_insert_runs_no_statement(django_assert_num_queries):
     with django_assert_num_queries(0):
         assert insert_many([]) == []
+
+
+@pytest.mark.django_db
+@pytest.mark.filterwarnings("ignore:DateTimeField .* received a naive datetime")
+def test_db_value_prepares_as_django_does():
+    """For every field of the models the hot paths write, and values of every kind they
+    meet (and some they should not), db_value gives what get_db_prep_save gives."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from django.db import connection
+    from psycopg.types.json import Jsonb
+
+    from incidents.models import Incident, Weapon
+    from triage.bulk import db_value
+
+    aware = datetime(2026, 12, 4, 9, 30, tzinfo=ZoneInfo("America/Denver"))
+    values = [
+        None,
+        "",
+        "text",
+        Weapon.FIREARM,  # a choice: a str subclass
+        True,
+        False,
+        0,
+        7,
+        aware,
+        timezone.now(),
+        datetime(2026, 12, 4, 9, 30),  # noqa: DTZ001 - naive: Django makes it aware (and warns)
+        {"route": "sro"},
+        [1, 2],
+    ]
+    checked = 0
+    for model in (Incident, TimelineEvent, QueueItem):
+        for field in model._meta.concrete_fields:
+            for value in values:
+                try:
+                    expected = field.get_db_prep_save(value, connection)
+                except Exception as exc:  # noqa: BLE001 - the same failure is the same answer
+                    with pytest.raises(type(exc)):
+                        db_value(field, value, connection)
+                    continue
+                got = db_value(field, value, connection)
+                if isinstance(expected, Jsonb):
+                    assert isinstance(got, Jsonb) and got.obj == expected.obj
+                else:
+                    assert type(got) is type(expected), (field, value)
+                    assert got == expected, (field, value)
+                checked += 1
+    assert checked > 300

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from schools.models import School, Student, User
 from schools.selectors import has_role_at, memberships_of
+from triage.bulk import db_value
 
 from ..models import (
     NARRATIVE_MAX_LENGTH,
@@ -274,8 +275,8 @@ def _insert_with_filed_event(incident: Incident, *, actor: User) -> None:
     event = TimelineEvent(kind=EventKind.FILED, actor=actor, at=now, data={}, private=False)
     sql, fields, event_fields = _filing_statement()
     db = connections[DEFAULT_DB_ALIAS]  # not the proxy: each value's preparation reads it
-    params = [f.get_db_prep_save(getattr(incident, f.attname), db) for f in fields]
-    params += [f.get_db_prep_save(getattr(event, f.attname), db) for f in event_fields]
+    params = [db_value(f, getattr(incident, f.attname), db) for f in fields]
+    params += [db_value(f, getattr(event, f.attname), db) for f in event_fields]
     with db.cursor() as cursor:
         cursor.execute(sql, params)
         incident.pk = cursor.fetchone()[0]

@@ -12,7 +12,7 @@ from django.utils import timezone
 from policies import selectors as policy_selectors
 from policies.models import RuleSetStatus
 from policies.registry import LIFE_SAFETY_DANGER, UNKNOWN, WEAPON_VALUES, weapon_reported
-from triage.bulk import insert_many
+from triage.bulk import db_value, insert_many
 from triage.redis import client
 
 from .. import live
@@ -358,7 +358,7 @@ def _incidents_routed_save(incidents: list[Incident]) -> None:
     sql, fields = _routed_statement(len(incidents))
     db = connections[DEFAULT_DB_ALIAS]  # not the proxy: each value's preparation reads it
     params = [
-        field.get_db_prep_save(getattr(incident, field.attname), db)
+        db_value(field, getattr(incident, field.attname), db)
         for incident in incidents
         for field in fields
     ]
