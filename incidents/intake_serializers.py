@@ -132,10 +132,11 @@ class IncidentInSerializer(PrebuiltFieldsMixin, serializers.Serializer):
         if not data.keys() <= _PLAIN_FIELDS:
             return None
         attrs = {}
+        empty = serializers.empty  # DRF's "not sent", and a required field's default
         for name, default, blank, trim, max_length in _PLAIN_TEXT:
-            value = data.get(name, _ABSENT)
-            if value is _ABSENT:
-                if default is serializers.empty:  # required
+            value = data.get(name, empty)
+            if value is empty:
+                if default is empty:
                     return None
                 attrs[name] = default
                 continue
@@ -144,9 +145,9 @@ class IncidentInSerializer(PrebuiltFieldsMixin, serializers.Serializer):
                 return None
             attrs[name] = value
         for name, choices, default in _PLAIN_CHOICES:
-            value = data.get(name, _ABSENT)
-            if value is _ABSENT:
-                if default is None:
+            value = data.get(name, empty)
+            if value is empty:
+                if default is empty:
                     return None
                 attrs[name] = default
             elif type(value) is str and value in choices:
@@ -159,8 +160,8 @@ class IncidentInSerializer(PrebuiltFieldsMixin, serializers.Serializer):
             attrs["occurred_at"] = self.validate_occurred_at(
                 _OCCURRED_AT.run_validation(data["occurred_at"])
             )
-        students = data.get("students", _ABSENT)
-        if students is _ABSENT:
+        students = data.get("students", empty)
+        if students is empty:
             students = []
         else:
             students = _plain_students(students)
@@ -225,7 +226,6 @@ class IncidentInSerializer(PrebuiltFieldsMixin, serializers.Serializer):
 
 
 # For IncidentInSerializer._plain_filing: the declared fields' rules, restated once.
-_ABSENT = object()
 _PLAIN_FIELDS = frozenset(IncidentInSerializer._declared_fields)
 # (name, default or empty when required, allow_blank, trim_whitespace, max_length) of the
 # text answers; every one that is not required has a default.
@@ -234,9 +234,9 @@ _PLAIN_TEXT = tuple(
     for name, field in IncidentInSerializer._declared_fields.items()
     if isinstance(field, serializers.CharField)
 )
-# (name, the values allowed, the default or None when required) of the choices
+# (name, the values allowed, default or empty when required) of the choices
 _PLAIN_CHOICES = tuple(
-    (name, frozenset(field.choice_strings_to_values), None if field.required else field.default)
+    (name, frozenset(field.choice_strings_to_values), field.default)
     for name, field in IncidentInSerializer._declared_fields.items()
     if isinstance(field, serializers.ChoiceField)
 )
