@@ -353,3 +353,44 @@ def test_the_queue_page_and_a_reconnecting_stream_write_nothing(demo, backend, c
     body, stream_writes = asgi_client.run(reconnect())
     assert [event["event"] for _, event in events_in(body)] == ["claimed"]
     assert (page_writes, stream_writes) == ([], [])
+
+
+def test_one_publish_of_many_events_keeps_their_order_channels_and_ids(demo, backend):
+    """A routed or delivered batch is published in one call (on Redis, one script): every
+    event is logged on its own channel, in order, and published to live listeners."""
+    subscriber = None
+    if backend == "redis":
+        subscriber = live.redis_client().pubsub(ignore_subscribe_messages=True)
+        subscriber.psubscribe(live.PREFIX + "*")
+        subscriber.get_message(timeout=1)  # the subscription's confirmation
+    head = live._head_redis() if backend == "redis" else live._head_db()
+    events = [
+        ("queue:1", {"event": "arrived", "item": 1}),
+        ("incident:7", {"event": "routed", "incident": 7}),
+        ("queue:1", {"event": "arrived", "item": 2}),
+        ("queue:2", {"event": "arrived", "item": 3}),
+    ]
+    live.publish(events)
+
+    replay = live._replay_redis if backend == "redis" else live._replay_db
+    since = head if backend == "redis" else int(head)
+    every = replay({"queue:1", "queue:2", "incident:7"}, since)
+    assert [json.loads(data) for _, data in every] == [payload for _, payload in events]
+    key = live._redis_id if backend == "redis" else int
+    ids = [key(event_id) for event_id, _ in every]
+    assert ids == sorted(ids) and len(set(ids)) == len(events)
+    one_queue = replay({"queue:1"}, since)
+    assert [json.loads(data)["item"] for _, data in one_queue] == [1, 2]
+
+    if subscriber is not None:
+        heard = []
+        while len(heard) < len(events):
+            message = subscriber.get_message(timeout=2)
+            assert message is not None, f"heard only {heard}"
+            event_id, _, data = message["data"].decode().partition(" ")
+            heard.append(
+                (message["channel"].decode()[len(live.PREFIX) :], json.loads(data), event_id)
+            )
+        subscriber.close()
+        assert [(channel, payload) for channel, payload, _ in heard] == events
+        assert [event_id for *_, event_id in heard] == [event_id for event_id, _ in every]
