@@ -19,6 +19,7 @@ from triage.bulk import insert_many
 from .. import live
 from ..models import (
     URGENCY_WORDS,
+    Category,
     EventKind,
     ItemOrigin,
     QueueItem,
@@ -117,6 +118,16 @@ def queue_items_deliver(*, item_ids: list[int]) -> int:
     return len(items)
 
 
+# Django's get_FOO_display() builds a dict of the field's choices on every call: once per
+# listed item of a delivery's mail, a tenth of a delivery's CPU.
+_CATEGORY_LABELS = dict(Category.choices)
+
+
+def _category(item: QueueItem) -> str:
+    """What ``item.incident.get_category_display()`` says."""
+    return str(_CATEGORY_LABELS.get(item.incident.category, item.incident.category))
+
+
 def _item_link(item: QueueItem) -> str:
     return f"{settings.SITE_URL}/queues/items/{item.pk}/"
 
@@ -131,10 +142,7 @@ def _email_message(
     if not recipients:
         return None
     # "URGENT: Weapon at Washington Middle": what and where, most urgent first in an inbox.
-    headline = (
-        f"{URGENCY_WORDS[item.urgency]}: {item.incident.get_category_display()} at "
-        f"{item.queue.school.name}"
-    )
+    headline = f"{URGENCY_WORDS[item.urgency]}: {_category(item)} at {item.queue.school.name}"
     return EmailMessage(
         subject=f"{headline} ({subject})",
         body=f"{lead}\n" + "".join(f"{line}\n" for line in lines or [_item_link(item)]),
@@ -192,7 +200,7 @@ def _members_email(items: list[QueueItem], members: list[User]):
         lead=f"{len(items)} new items for the {route} queue at {school}, the most urgent "
         "first. Open each to read what happened and respond:",
         lines=[
-            f"- {URGENCY_WORDS[item.urgency]}: {item.incident.get_category_display()} "
+            f"- {URGENCY_WORDS[item.urgency]}: {_category(item)} "
             f"({_item_kind(item).lower()}) {_item_link(item)}"
             for item in items
         ],
