@@ -1,18 +1,17 @@
 """Routing: the wake-up message, routing batches under SKIP LOCKED, and queue items made."""
 
-import functools
 import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from policies import selectors as policy_selectors
 from policies.models import RuleSetStatus
 from policies.registry import LIFE_SAFETY_DANGER, UNKNOWN, WEAPON_VALUES, weapon_reported
-from triage.bulk import db_value, insert_many
+from triage.bulk import insert_many, update_many
 from triage.redis import client
 
 from .. import live
@@ -338,49 +337,13 @@ def _incidents_route_locked(incidents: list[Incident]) -> None:
         targets = [(decision.route, ItemOrigin.ROUTING)]
         targets += [(route, ItemOrigin.NOTIFY) for route in decision.also_notify]
         plans.append((incident, targets, [routed]))
-    _incidents_routed_save(ready)
+    update_many(ready, _ROUTED_FIELDS)
     items = _queue_items_create_many(plans, now)
     rollups_incidents_routed(incidents=ready, items=items)
     due = [(item.pk, item.route) for item in items]
     transaction.on_commit(lambda: deliveries_send(due))
     routed = [(incident.pk, incident.route) for incident in ready]
     transaction.on_commit(lambda: _publish_routed(routed))
-
-
-def _incidents_routed_save(incidents: list[Incident]) -> None:
-    """Store the decisions: ``bulk_update`` of the routed fields, as one ``UPDATE ... FROM
-    (VALUES ...)`` on PostgreSQL. Django's ``bulk_update`` builds a CASE expression per field
-    and row, which was most of a routing transaction's CPU; this statement is written once
-    per batch size from the model's fields and takes the values as ``save()`` prepares them."""
-    if connection.vendor != "postgresql":
-        Incident.objects.bulk_update(incidents, _ROUTED_FIELDS)
-        return
-    sql, fields = _routed_statement(len(incidents))
-    db = connections[DEFAULT_DB_ALIAS]  # not the proxy: each value's preparation reads it
-    params = [
-        db_value(field, getattr(incident, field.attname), db)
-        for incident in incidents
-        for field in fields
-    ]
-    with db.cursor() as cursor:
-        cursor.execute(sql, params)
-
-
-@functools.cache
-def _routed_statement(rows: int) -> tuple[str, list]:
-    fields = [Incident._meta.pk, *(Incident._meta.get_field(name) for name in _ROUTED_FIELDS)]
-    quote = connection.ops.quote_name
-    row = "(" + ", ".join(f"%s::{field.cast_db_type(connection)}" for field in fields) + ")"
-    names = ", ".join(quote(field.column) for field in fields)
-    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields[1:])
-    pk = quote(Incident._meta.pk.column)
-    # Identifiers and types from the model's metadata, quoted; every value is a parameter.
-    sql = (
-        f"UPDATE {quote(Incident._meta.db_table)} SET {assignments} "  # noqa: S608
-        f"FROM (VALUES {', '.join([row] * rows)}) AS v ({names}) "
-        f"WHERE {quote(Incident._meta.db_table)}.{pk} = v.{pk}"
-    )
-    return sql, fields
 
 
 def _publish_routed(routed: list[tuple[int, str]]) -> None:
