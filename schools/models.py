@@ -267,3 +267,18 @@ class RosterImportRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source} ({self.get_outcome_display()})"
+
+
+class TokenLockout(models.Model):
+    """An address that sent too many wrong API tokens, refused every token until ``until``.
+
+    The failed-token throttle (triage.api.throttles) counts wrong tokens per address in the
+    cache. When an address reaches the limit it also writes this row, and the query that
+    reads each API request's token and roles reads it too (selectors.principal_by_token): a
+    right token from that address is refused without a cache round trip on every request."""
+
+    address = models.TextField(primary_key=True)
+    until = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.address} until {self.until:%Y-%m-%d %H:%M:%S}"

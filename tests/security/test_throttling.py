@@ -1,5 +1,6 @@
 """Sign-in lockout (django-axes on /accounts/login/), failed-token and per-user API throttles."""
 
+import datetime
 import os
 import subprocess
 import sys
@@ -127,3 +128,98 @@ def test_the_per_user_rate_comes_from_the_environment():
 
 def test_the_default_per_user_rate_is_1000_an_hour(settings):
     assert settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["user"] == "1000/hour"
+
+
+def _guess(address: str, times: int) -> list[int]:
+    return [
+        Client(REMOTE_ADDR=address, HTTP_AUTHORIZATION=f"Token {n:040x}")
+        .get("/api/me/")
+        .status_code
+        for n in range(times)
+    ]
+
+
+def test_a_right_token_from_a_refused_address_is_refused_until_the_window_ends(
+    alice, school, monkeypatch
+):
+    """The lockout holds for every token from that address, a right one too (and one of a
+    user with no role), for as long as the counted wrong tokens stay in the window."""
+    import time
+
+    from schools.models import TokenLockout, User
+    from triage.api import throttles
+
+    good = Token.objects.create(user=alice)
+    roleless = Token.objects.create(user=User.objects.create_user("norole", password=PASSWORD))
+    started = time.time()
+    assert _guess("10.0.0.20", 10) == [401] * 10
+    (lockout,) = TokenLockout.objects.all()
+    assert lockout.address == "10.0.0.20"
+    # Until the first wrong token counted leaves the one-minute window.
+    assert started + 60 <= lockout.until.timestamp() <= time.time() + 60
+
+    def me(key: str, address: str = "10.0.0.20"):
+        return Client(REMOTE_ADDR=address, HTTP_AUTHORIZATION=f"Token {key}").get("/api/me/")
+
+    for key in (good.key, roleless.key, "nope", "f" * 40):
+        refused = me(key)
+        assert refused.status_code == 429, key
+        assert refused.json()["errors"][0]["code"] == "throttled"
+        assert 0 < int(refused["Retry-After"]) <= 60
+    assert me(good.key, address="10.0.0.21").status_code == 200
+    # Refused answers count nothing more: the lockout ends when it said it would.
+    assert TokenLockout.objects.get().until == lockout.until
+
+    # A minute later the window is empty again: the right token is answered.
+    later = time.time() + 61
+    monkeypatch.setattr(throttles.FailedTokenThrottle, "timer", lambda self: later)
+    monkeypatch.setattr(
+        throttles.timezone,
+        "now",
+        lambda: datetime.datetime.fromtimestamp(later, tz=datetime.UTC),
+    )
+    assert me(good.key).status_code == 200
+    # The next lockout of any address clears the rows that ended.
+    assert _guess("10.0.0.22", 10) == [401] * 10
+    assert list(TokenLockout.objects.values_list("address", flat=True)) == ["10.0.0.22"]
+
+
+def test_a_right_token_is_answered_without_reading_the_cache(alice, monkeypatch):
+    """The lockout is read with the token and roles: an API request with a right token makes
+    no cache round trip for the failed-token check (a tenth of a filing's CPU)."""
+    from triage.api import throttles
+
+    good = Token.objects.create(user=alice)
+    reads = []
+    original = throttles.FailedTokenThrottle._history
+
+    def counted(self, request):
+        reads.append(request.path)
+        return original(self, request)
+
+    monkeypatch.setattr(throttles.FailedTokenThrottle, "_history", counted)
+    client = Client(REMOTE_ADDR="10.0.0.30", HTTP_AUTHORIZATION=f"Token {good.key}")
+    assert client.get("/api/me/").status_code == 200
+    assert reads == []
+    # A wrong token still reads it (to refuse, or to count).
+    Client(REMOTE_ADDR="10.0.0.30", HTTP_AUTHORIZATION="Token nope").get("/api/me/")
+    assert reads == ["/api/me/", "/api/me/"]
+
+
+def test_the_principal_query_reads_the_lockout_for_an_unknown_token_too(alice):
+    from django.utils import timezone
+
+    from schools.models import TokenLockout
+    from schools.selectors import principal_by_token
+
+    token = Token.objects.create(user=alice)
+    now = timezone.now()
+    assert principal_by_token(token.key, address="10.0.0.40", now=now)[1] is None
+    until = now + datetime.timedelta(seconds=30)
+    TokenLockout.objects.create(address="10.0.0.40", until=until)
+    user, locked = principal_by_token(token.key, address="10.0.0.40", now=now)
+    assert user.pk == alice.pk and locked == until
+    assert principal_by_token("no-such-key", address="10.0.0.40", now=now) == (None, until)
+    assert principal_by_token(token.key, address="10.0.0.41", now=now)[1] is None
+    # An ended lockout refuses nothing.
+    assert principal_by_token(token.key, address="10.0.0.40", now=until)[1] is None
