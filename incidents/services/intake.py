@@ -209,7 +209,12 @@ def incident_file(
         "student_state": student_state,
         "with_now": with_now,
     }
-    fingerprint = _filing_fingerprint(**filed, occurred_at=occurred_at, students=list(students))
+    # Only a filing with a key is compared with another: without one, no hash to make.
+    fingerprint = (
+        _filing_fingerprint(**filed, occurred_at=occurred_at, students=list(students))
+        if idempotency_key
+        else ""
+    )
     if idempotency_key:
         existing = Incident.objects.filter(
             filed_by=reporter, idempotency_key=idempotency_key
@@ -221,7 +226,7 @@ def incident_file(
         filed_by=reporter,
         occurred_at=occurred_at or timezone.now(),
         idempotency_key=idempotency_key,
-        idempotency_fingerprint=fingerprint if idempotency_key else "",
+        idempotency_fingerprint=fingerprint,
     )
     # Life safety first: an incident the life-safety floor covers always sends its own
     # routing message, which routes it before anything else waiting.
