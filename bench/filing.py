@@ -14,10 +14,17 @@ service, PostgreSQL and Redis round trips), so a change to the filing path shows
   3. prints the CPU per request of each stack (median of the rounds, and the range), their
      ratio, and the product's input and output serializers alone.
 
+--without PART (repeatable) adds, in every round, a product child with that part of the
+request switched off, and prints what the part costs (its median against the product's):
+cProfile inflates Python-heavy code several times, this measures the part itself.
+  principal  the token's user, roles and lockout: the first request's answer is reused
+  wakeup     the routing wake-up after commit (a Redis SET, a message when none is pending)
+
 No worker runs: routing messages wait in the benchmark's own Redis, stopped at the end. Prints
 figures; asserts nothing.
 
-    .venv/bin/python bench/filing.py [--requests 1000] [--rounds 5] [--keep]
+    .venv/bin/python bench/filing.py [--requests 1000] [--rounds 5] [--keep] [--profile]
+        [--without principal] [--without wakeup]
         [--database-url postgres://postgres@127.0.0.1:5432/triage_filing_bench]
 """
 
@@ -46,6 +53,29 @@ from pipeline import (  # noqa: E402 - bench/ is not a package: pipeline.py is f
 )
 
 STACKS = {"product": "triage.settings", "baseline": "bench.bench_settings"}
+PARTS = ("principal", "wakeup")
+
+
+def switch_off(part: str) -> None:
+    """In a product child: take ``part`` out of the filing request (see --without)."""
+    if part == "principal":
+        from triage.api import throttles
+
+        answers = {}
+        lookup = throttles.principal_by_token
+
+        def reused(key, **kwargs):
+            if key not in answers:
+                answers[key] = lookup(key, **kwargs)
+            return answers[key]
+
+        throttles.principal_by_token = reused
+    elif part == "wakeup":
+        from incidents.services import routing
+
+        routing.incident_dispatch = lambda **kwargs: True
+    else:
+        raise ValueError(part)
 
 
 def child(requests: int, token: str) -> dict:
@@ -53,6 +83,9 @@ def child(requests: int, token: str) -> dict:
     for the product its serializers' CPU per call."""
     sys.path.insert(0, ROOT)
     from triage.wsgi import application
+
+    for part in filter(None, os.environ.get("TRIAGE_BENCH_WITHOUT", "").split(",")):
+        switch_off(part)
 
     statuses = []
 
@@ -134,6 +167,8 @@ def _serializers_ms(n: int) -> dict:
 
 
 def run_child(stack: str, env: dict, requests: int, token: str, profile: str = "") -> dict:
+    """``stack``: "product", "baseline" or "product without PART"."""
+    stack, _, without = stack.partition(" without ")
     out = subprocess.run(
         [PYTHON, os.path.abspath(__file__), "--child", str(requests)],
         cwd=ROOT,
@@ -142,6 +177,7 @@ def run_child(stack: str, env: dict, requests: int, token: str, profile: str = "
             DJANGO_SETTINGS_MODULE=STACKS[stack],
             TRIAGE_BENCH_TOKEN=token,
             TRIAGE_BENCH_PROFILE=profile,
+            TRIAGE_BENCH_WITHOUT=without,
         )
         # As bench/pipeline.py serves the baseline: client-side binding costs its two
         # one-line statements less.
@@ -171,7 +207,15 @@ def main() -> None:
         help="after the rounds, profile each stack's requests (cProfile) and print the "
         "costliest calls per request",
     )
+    parser.add_argument(
+        "--without",
+        action="append",
+        choices=PARTS,
+        default=[],
+        help="also run the product with this part switched off, and print what it costs",
+    )
     args = parser.parse_args()
+    stacks = [*STACKS, *(f"product without {part}" for part in args.without)]
 
     logdir = tempfile.mkdtemp(prefix="triage-filing-bench-")
     atexit.register(stop_all)
@@ -181,14 +225,14 @@ def main() -> None:
     database_recreate(args.database_url)
     try:
         env, token = stack_prepare(args.database_url, redis_start(logdir))
-        runs: dict[str, list[dict]] = {stack: [] for stack in STACKS}
+        runs: dict[str, list[dict]] = {stack: [] for stack in stacks}
         for i in range(args.rounds):
-            order = list(STACKS) if i % 2 == 0 else list(reversed(STACKS))
+            order = stacks if i % 2 == 0 else list(reversed(stacks))
             for stack in order:
                 runs[stack].append(run_child(stack, env, args.requests, token))
             print(
                 f"round {i + 1}: "
-                + ", ".join(f"{s} {runs[s][-1]['request']:.3f} ms" for s in STACKS),
+                + ", ".join(f"{s} {runs[s][-1]['request']:.3f} ms" for s in stacks),
                 flush=True,
             )
         report(runs, args)
@@ -213,14 +257,27 @@ def report(runs: dict[str, list[dict]], args) -> None:
             values = [r[part] for r in results]
             medians[stack, part] = statistics.median(values)
             print(
-                f"  {stack:8s} {part:18s} {medians[stack, part]:.3f} ms "
+                f"  {stack:26s} {part:18s} {medians[stack, part]:.3f} ms "
                 f"[{min(values):.3f}-{max(values):.3f}]"
             )
-    ratios = [p["request"] / b["request"] for p, b in zip(*runs.values(), strict=True)]
+    ratios = [
+        p["request"] / b["request"] for p, b in zip(runs["product"], runs["baseline"], strict=True)
+    ]
     print(
         f"  product / baseline: median {statistics.median(ratios):.2f}x "
         f"[{min(ratios):.2f}-{max(ratios):.2f}x] of each round's pair"
     )
+    for stack, results in runs.items():
+        if " without " in stack:
+            # What the part costs: the product's request less the request without it, round
+            # by round (the two ran one after the other).
+            costs = [
+                p["request"] - w["request"] for p, w in zip(runs["product"], results, strict=True)
+            ]
+            print(
+                f"  {stack.partition(' without ')[2]} costs {statistics.median(costs):.3f} ms "
+                f"per request [{min(costs):.3f}-{max(costs):.3f}] of each round's pair"
+            )
 
 
 def profile_report(stack: str, path: str, requests: int) -> None:
