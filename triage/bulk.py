@@ -156,10 +156,9 @@ def _array_placeholder(db) -> str:
     return "%b" if db.settings_dict["OPTIONS"].get("server_side_binding") is True else "%s"
 
 
-def _array(field, placeholder: str) -> str:
+def _array(field, placeholder: str, db) -> str:
     """The parameter as the column's array type, without its length (varchar[], not
     varchar(16)[]), as Django's own bulk insert writes it."""
-    db = connections[DEFAULT_DB_ALIAS]
     return f"({placeholder})::{field.db_type(db).split('(')[0]}[]"
 
 
@@ -170,7 +169,7 @@ def _insert_statement(model: type[Model], placeholder: str) -> str:
     db = connections[DEFAULT_DB_ALIAS]
     fields, _ = _insert_fields(model)
     quote = db.ops.quote_name
-    arrays = ", ".join(_array(field, placeholder) for field in fields)
+    arrays = ", ".join(_array(field, placeholder, db) for field in fields)
     # Identifiers and types from the model's metadata, quoted; every value is a parameter.
     return (
         f"INSERT INTO {quote(model._meta.db_table)} "  # noqa: S608
@@ -198,7 +197,7 @@ def _update_statement(
     sql = (
         f"UPDATE {table} SET "  # noqa: S608
         + ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields[1:])
-        + f" FROM UNNEST({', '.join(_array(f, placeholder) for f in fields)})"
+        + f" FROM UNNEST({', '.join(_array(f, placeholder, db) for f in fields)})"
         + f" AS v ({', '.join(quote(f.column) for f in fields)})"
         + f" WHERE {table}.{pk} = v.{pk}"
     )
